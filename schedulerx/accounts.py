@@ -1,0 +1,68 @@
+"""Connected platform accounts: settings validated against the publisher's schema."""
+from __future__ import annotations
+
+import marshmallow
+
+from .crypto import decrypt_json, encrypt_json
+from .errors import NotFound, ValidationError
+from .models import Account
+from .timeutil import is_zone, utcnow
+
+HEALTH = ("connected", "needs_reconnect", "disabled")
+
+
+def get(workspace_id: int, account_id: int) -> Account:
+    acc = Account.get_or_none(Account.id == account_id, Account.workspace == workspace_id)
+    if acc is None:
+        raise NotFound(f"account {account_id} not found")
+    return acc
+
+
+def _split_settings(publisher_cls, settings: dict) -> tuple[dict, dict]:
+    """Validate against the plugin's schema; return (plain settings, secrets)."""
+    try:
+        loaded = publisher_cls.settings_schema().load(settings or {})
+    except marshmallow.ValidationError as exc:
+        raise ValidationError("account settings are invalid", errors={"settings": exc.messages})
+    secret = {k: loaded.pop(k) for k in list(loaded) if k in publisher_cls.secret_fields}
+    return loaded, secret
+
+
+def create(config, pm, workspace_id: int, *, platform: str, display_name: str,
+           settings: dict | None = None, timezone: str | None = None) -> Account:
+    publisher_cls = pm.publisher(platform)
+    if not (display_name or "").strip():
+        raise ValidationError("display_name is required", field="display_name")
+    if timezone is not None and not is_zone(timezone):
+        raise ValidationError(f"unknown IANA timezone {timezone!r}", field="timezone")
+    plain, secret = _split_settings(publisher_cls, settings or {})
+    return Account.create(workspace=workspace_id, platform=platform,
+                          display_name=display_name.strip(), settings=plain,
+                          credentials=encrypt_json(config.secret_key, secret), timezone=timezone)
+
+
+def update(config, pm, account: Account, *, display_name=None, settings=None, timezone=None,
+           health=None) -> Account:
+    if display_name is not None:
+        if not display_name.strip():
+            raise ValidationError("display_name cannot be empty", field="display_name")
+        account.display_name = display_name.strip()
+    if timezone is not None:
+        if timezone and not is_zone(timezone):
+            raise ValidationError(f"unknown IANA timezone {timezone!r}", field="timezone")
+        account.timezone = timezone or None
+    if health is not None:
+        if health not in HEALTH:
+            raise ValidationError(f"health must be one of {', '.join(HEALTH)}", field="health")
+        account.health = health
+    if settings is not None:
+        publisher_cls = pm.publisher(account.platform)
+        # A secret left out keeps its stored value: a reconnect never erases a refresh token.
+        stored = decrypt_json(config.secret_key, account.credentials)
+        merged = {**stored, **(account.settings or {}), **settings}
+        plain, secret = _split_settings(publisher_cls, merged)
+        account.settings = plain
+        account.credentials = encrypt_json(config.secret_key, {**stored, **secret})
+    account.updated_at = utcnow()
+    account.save()
+    return account

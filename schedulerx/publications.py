@@ -1,0 +1,149 @@
+"""Scheduling posts onto accounts, and the user actions on a publication."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from . import events, states
+from .db import database
+from .errors import Conflict, NotFound, ValidationError
+from .models import Account, Post, Publication, PublishAttempt
+from .publish_context import media_items, pick_variant
+from .retry import RetryPolicy
+from .timeutil import to_storage, utcnow
+
+#: How far in the past a new schedule time may lie (clock skew, slow clients).
+PAST_TOLERANCE = timedelta(minutes=1)
+
+
+def get(workspace_id: int, pub_id: int) -> Publication:
+    pub = Publication.get_or_none(Publication.id == pub_id, Publication.workspace == workspace_id)
+    if pub is None:
+        raise NotFound(f"publication {pub_id} not found")
+    return pub
+
+
+def attempts(pub: Publication) -> list[PublishAttempt]:
+    return list(PublishAttempt.select().where(PublishAttempt.publication == pub)
+                .order_by(PublishAttempt.number))
+
+
+def _check_time(at: datetime) -> datetime:
+    stored = to_storage(at)
+    if stored < utcnow() - PAST_TOLERANCE:
+        raise ValidationError("the time is in the past", field="scheduled_at")
+    return stored
+
+
+def validate_for(config, pm, post: Post, account: Account) -> list[str]:
+    """Problems the account's platform would reject the post for."""
+    publisher = pm.publisher(account.platform)(config)
+    variant = pick_variant(post, account)
+    title = variant.title if variant and variant.title is not None else post.title
+    body = variant.body if variant and variant.body is not None else post.body
+    items = media_items(config, pm, list(post.media or []), post.workspace_id)
+    return publisher.validate(title, body, items, dict(account.settings or {}))
+
+
+def schedule(config, pm, workspace_id: int, post: Post, account_ids: list[int], at: datetime,
+             tz_name: str, retry: dict | None = None) -> list[Publication]:
+    """One publication per account, all or none. 422 with every problem found."""
+    if not account_ids:
+        raise ValidationError("choose at least one account", field="account_ids")
+    if len(set(account_ids)) != len(account_ids):
+        raise ValidationError("an account is listed twice", field="account_ids")
+    stored_at = _check_time(at)
+    accounts = {a.id: a for a in Account.select().where(
+        Account.id.in_(account_ids), Account.workspace == workspace_id)}
+    missing = [a for a in account_ids if a not in accounts]
+    if missing:
+        raise ValidationError(f"unknown accounts: {missing}", field="account_ids")
+    problems = {}
+    for acc in accounts.values():
+        if acc.health == "disabled":
+            problems[str(acc.id)] = ["the account is disabled"]
+            continue
+        found = validate_for(config, pm, post, acc)
+        if found:
+            problems[str(acc.id)] = found
+    if problems:
+        raise ValidationError("the post does not fit these accounts", errors={"accounts": problems})
+    created = []
+    with database.atomic():
+        for account_id in account_ids:
+            acc = accounts[account_id]
+            policy = RetryPolicy(**{**(acc.retry_policy or {}), **(retry or {})})
+            pub = Publication.create(
+                workspace=workspace_id, post=post, account=acc, status=states.SCHEDULED,
+                scheduled_at=stored_at, due_at=stored_at, timezone=tz_name,
+                idempotency_key=uuid.uuid4().hex, **policy.as_fields())
+            events.record(workspace_id, "scheduler",
+                          f"scheduled post {post.id} on {acc.display_name} for {at.isoformat()}",
+                          subject=("publication", pub.id))
+            created.append(pub)
+    return created
+
+
+def act(pm, pub: Publication, action: str, *, at: datetime | None = None,
+        remote_url: str | None = None) -> Publication:
+    """Apply a user action (states.ACTIONS) with compare-and-set; 409 when not allowed."""
+    allowed, target = states.ACTIONS[action]
+    if pub.status not in allowed:
+        raise Conflict(f"cannot {action.replace('_', ' ')} a publication that is {pub.status}",
+                       errors={"status": [pub.status]})
+    now = utcnow()
+    fields: dict = {"updated_at": now}
+    if action == "cancel" or action == "pause":
+        fields.update(due_at=None)
+    elif action == "resume":
+        fields.update(due_at=pub.scheduled_at)
+    elif action == "force":
+        fields.update(scheduled_at=now, due_at=now)
+    elif action == "reschedule":
+        if at is None:
+            raise ValidationError("scheduled_at is required", field="scheduled_at")
+        stored = _check_time(at)
+        fields.update(scheduled_at=stored, due_at=stored, next_attempt_at=None)
+    elif action == "retry":
+        # A fresh round of the publication's own retry policy.
+        policy = RetryPolicy.of(pub)
+        fields.update(due_at=now, next_attempt_at=None, error_code=None, error_message=None,
+                      max_attempts=pub.attempts + RetryPolicy(
+                          policy.strategy, policy.base_delay, policy.max_delay).max_attempts)
+    elif action == "mark_published":
+        fields.update(published_at=now, remote_url=remote_url or pub.remote_url, due_at=None,
+                      error_code=None, error_message=None)
+    elif action == "mark_failed":
+        fields.update(due_at=None, error_code=pub.error_code or "marked_failed")
+    with database.atomic():
+        n = (Publication.update(status=target, **fields)
+             .where(Publication.id == pub.id, Publication.status == pub.status).execute())
+        if n == 0:
+            fresh = Publication.get_by_id(pub.id)
+            raise Conflict(f"the publication changed to {fresh.status} meanwhile; reload",
+                           errors={"status": [fresh.status]})
+        events.record(pub.workspace_id, "user", f"{action.replace('_', ' ')}: {pub.status} → {target}",
+                      subject=("publication", pub.id))
+    events.notify_status_changed(pm, pub.id, pub.status, target)
+    return Publication.get_by_id(pub.id)
+
+
+def listing(workspace_id: int, *, status: str | None = None, account_id: int | None = None,
+            post_id: int | None = None, upcoming_days: float | None = None):
+    """A query of the workspace's publications, soonest first, to paginate."""
+    q = Publication.select().where(Publication.workspace == workspace_id)
+    if status:
+        if status not in states.ALL:
+            raise ValidationError(f"status must be one of {', '.join(states.ALL)}", field="status")
+        q = q.where(Publication.status == status)
+    if account_id is not None:
+        q = q.where(Publication.account == account_id)
+    if post_id is not None:
+        q = q.where(Publication.post == post_id)
+    if upcoming_days is not None:
+        now = utcnow()
+        q = q.where(Publication.scheduled_at >= now,
+                    Publication.scheduled_at <= now + timedelta(days=upcoming_days),
+                    Publication.status.in_((states.SCHEDULED, states.PAUSED, states.QUEUED,
+                                            states.RETRY_WAIT)))
+    return q.order_by(Publication.scheduled_at.asc(), Publication.id.asc())

@@ -1,0 +1,1 @@
+"""SchedulerX web: the Flask app factory, the REST API (flask-smorest) and the Jinja pages."""

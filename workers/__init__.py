@@ -1,0 +1,1 @@
+"""SchedulerX workers: the Dramatiq broker, the tick/publish/reconcile actors and the clock."""

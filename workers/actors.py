@@ -1,0 +1,49 @@
+"""The fixed set of actors. Messages carry ids; plugins are reached through the hook relay.
+
+Dramatiq's own retries are off: the retry policy lives on each publication and
+the tick re-dispatches. Actors are bound to a broker by ``broker.install``.
+"""
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from schedulerx import engine, runtime
+
+log = logging.getLogger(__name__)
+
+# Placeholder until broker.install binds the actors to the configured broker.
+_unbound = StubBroker()
+QUEUE = "schedulerx"
+
+
+@dramatiq.actor(broker=_unbound, queue_name=QUEUE, max_retries=0, time_limit=3_600_000)
+def tick():
+    """Claim due publications and send one publish message each."""
+    rt = runtime.current()
+    result = engine.tick(rt.config)
+    for pub_id, claim in result.claimed:
+        publish.send(pub_id, claim)
+    for pub_id in result.expired:
+        reconcile.send(pub_id)
+    if result.claimed or result.expired:
+        log.info("tick: claimed %d, expired %d", len(result.claimed), len(result.expired))
+
+
+@dramatiq.actor(broker=_unbound, queue_name=QUEUE, max_retries=0, time_limit=3_600_000)
+def publish(publication_id: int, claim: str):
+    """Publish one claimed publication, exactly once for its claim."""
+    rt = runtime.current()
+    engine.publish(rt.pm, rt.config, publication_id, claim)
+
+
+@dramatiq.actor(broker=_unbound, queue_name=QUEUE, max_retries=0, time_limit=3_600_000)
+def reconcile(publication_id: int):
+    """Settle a publication whose outcome is unknown."""
+    rt = runtime.current()
+    engine.reconcile(rt.pm, rt.config, publication_id)
+
+
+ALL = (tick, publish, reconcile)

@@ -1,0 +1,62 @@
+"""Registers the workers with the core, like any plugin: commands and execution hooks."""
+from __future__ import annotations
+
+import signal
+
+import click
+
+from schedulerx import hookimpl
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    @click.option("--processes", "-p", default=1, show_default=True, help="worker processes")
+    @click.option("--threads", "-t", default=None, type=int,
+                  help="threads per process (default: WORKER_THREADS)")
+    @click.option("--shutdown-timeout", default=600, show_default=True,
+                  help="seconds to finish work in hand after SIGTERM")
+    def worker(processes, threads, shutdown_timeout):
+        """Run Dramatiq worker processes (scaled set-up)."""
+        from dramatiq.cli import main, make_argument_parser
+
+        from schedulerx.config import load_config
+        threads = threads or load_config().worker_threads
+        args = make_argument_parser().parse_args([
+            "schedulerx_workers.entry:setup", "--processes", str(processes),
+            "--threads", str(threads), "--queues", "schedulerx",
+            "--worker-shutdown-timeout", str(shutdown_timeout * 1000)])
+        raise SystemExit(main(args))
+
+    @cli.command()
+    def clock():
+        """Send a tick every TICK_INTERVAL seconds (scaled set-up: run one or more)."""
+        from schedulerx.runtime import bootstrap
+
+        from .broker import install
+        from .clock import Clock
+        rt = bootstrap(upgrade=False)
+        install(rt.config)
+        c = Clock(rt.config.tick_interval)
+        signal.signal(signal.SIGTERM, lambda *_: c.stop())
+        try:
+            c.run()
+        except KeyboardInterrupt:
+            c.stop()
+
+
+@hookimpl
+def start_embedded(config):
+    from .embedded import start
+    return start(config)
+
+
+@hookimpl
+def dispatch_tick():
+    from schedulerx.runtime import current
+
+    from .actors import tick
+    from .broker import install
+    install(current().config)
+    tick.send()
+    return True
