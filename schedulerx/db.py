@@ -63,6 +63,21 @@ def migrations() -> Runner:
     return Runner(database.obj, directory=MIGRATIONS_DIR)
 
 
+#: Any fixed number: the PostgreSQL advisory lock that serialises migrations.
+_MIGRATION_LOCK = 5_148_923
+
+
 def upgrade() -> list[str]:
-    """Apply every pending migration; return the names applied."""
+    """Apply every pending migration; return the names applied.
+
+    Safe when web, worker and clock start together against PostgreSQL: an
+    advisory lock lets one process migrate while the others wait.
+    """
+    db = database.obj
+    if isinstance(db, peewee.PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            return migrations().up()
+        finally:
+            db.execute_sql("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
     return migrations().up()

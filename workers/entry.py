@@ -7,6 +7,5 @@ def setup() -> None:
 
     from .broker import install
 
-    # The web process or `schedulerx upgrade` migrates; a worker only checks out.
-    rt = bootstrap(upgrade=False)
+    rt = bootstrap()
     install(rt.config)

@@ -35,7 +35,7 @@ def register_commands(cli):
 
         from .broker import install
         from .clock import Clock
-        rt = bootstrap(upgrade=False)
+        rt = bootstrap()
         install(rt.config)
         c = Clock(rt.config.tick_interval)
         signal.signal(signal.SIGTERM, lambda *_: c.stop())
