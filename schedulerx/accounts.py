@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import marshmallow
 
+from . import events, states
 from .crypto import decrypt_json, encrypt_json
-from .errors import NotFound, ValidationError
-from .models import Account
+from .db import database
+from .errors import Conflict, NotFound, ValidationError
+from .models import Account, Publication
 from .timeutil import is_zone, utcnow
 
 HEALTH = ("connected", "needs_reconnect", "disabled")
@@ -16,6 +18,14 @@ def get(workspace_id: int, account_id: int) -> Account:
     if acc is None:
         raise NotFound(f"account {account_id} not found")
     return acc
+
+
+def listing(workspace_id: int, *, platform: str | None = None):
+    """A query of the workspace's accounts, by name, to paginate."""
+    q = Account.select().where(Account.workspace == workspace_id)
+    if platform:
+        q = q.where(Account.platform == platform)
+    return q.order_by(Account.display_name, Account.id)
 
 
 def _split_settings(publisher_cls, settings: dict) -> tuple[dict, dict]:
@@ -66,3 +76,18 @@ def update(config, pm, account: Account, *, display_name=None, settings=None, ti
     account.updated_at = utcnow()
     account.save()
     return account
+
+
+def delete(account: Account) -> None:
+    """Delete the account with its publications and variants; 409 while one is in flight."""
+    with database.atomic():
+        busy = [p.id for p in Publication.select(Publication.id).where(
+            Publication.account == account,
+            Publication.status.in_((states.QUEUED, states.PUBLISHING)))]
+        if busy:
+            raise Conflict(f"publications {busy} of this account are being published; "
+                           "try again when they are done", errors={"publications": busy})
+        account.delete_instance(recursive=True)
+        events.record(account.workspace_id, "user",
+                      f"deleted account {account.display_name} ({account.platform})",
+                      subject=("account", account.id))

@@ -45,6 +45,13 @@ def make_database(url: str) -> peewee.Database:
                                      returning_clause=True)
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        # Pooled: web requests and worker messages give connections back instead
+        # of reconnecting every time.
+        url = "postgresql+pool://" + url[len("postgresql://"):]
+        sep = "&" if "?" in url else "?"
+        if "max_connections=" not in url:
+            url += f"{sep}max_connections=64&stale_timeout=300"
     return connect_url(url)
 
 

@@ -17,6 +17,14 @@ def get(workspace_id: int, post_id: int) -> Post:
     return post
 
 
+def listing(workspace_id: int, *, q: str | None = None):
+    """A query of the workspace's posts, newest first, to paginate; ``q`` searches title and body."""
+    query = Post.select().where(Post.workspace == workspace_id)
+    if q:
+        query = query.where(Post.title.contains(q) | Post.body.contains(q))
+    return query.order_by(Post.created_at.desc(), Post.id.desc())
+
+
 def _check_media(workspace_id: int, media: list[int]) -> list[int]:
     if len(set(media)) != len(media):
         raise ValidationError("a media id is listed twice", field="media")

@@ -10,7 +10,7 @@ import threading
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from .heartbeat import WorkerHeartbeat
+from .middleware import CloseDatabase, WorkerHeartbeat
 
 _installed: tuple[str, dramatiq.Broker] | None = None
 _lock = threading.Lock()
@@ -40,6 +40,7 @@ def install(config, broker: dramatiq.Broker | None = None) -> dramatiq.Broker:
             return _installed[1]
         broker = broker or make_broker(config.broker_url)
         broker.add_middleware(WorkerHeartbeat(config.heartbeat_interval))
+        broker.add_middleware(CloseDatabase())
         dramatiq.set_broker(broker)
         for actor in actors.ALL:
             actor.broker = broker

@@ -1,4 +1,4 @@
-"""Worker heartbeats: a thread per worker process writes its liveness row."""
+"""Worker middleware: liveness heartbeats, and database connections handed back per message."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +9,7 @@ import threading
 from dramatiq.middleware import Middleware
 
 from schedulerx import engine
+from schedulerx.db import database
 
 log = logging.getLogger(__name__)
 
@@ -36,3 +37,17 @@ class WorkerHeartbeat(Middleware):
 
     def before_worker_shutdown(self, broker, worker):
         self._stop.set()
+
+
+class CloseDatabase(Middleware):
+    """Give the thread's connection back (to the pool on PostgreSQL) after each message."""
+
+    def _close(self):
+        if not database.is_closed() and not database.in_transaction():
+            database.close()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        self._close()
+
+    def after_skip_message(self, broker, message):
+        self._close()
