@@ -1,6 +1,10 @@
-"""The scaled set-up for real: `honcho start` runs the Procfile's web, worker and clock
-processes on PostgreSQL and Redis; a post scheduled through the API a few seconds
-ahead is published once to a local feed."""
+"""The two deployments for real, as separate processes:
+
+* embedded: `schedulerx run` — one process, SQLite, in-process broker;
+* scaled: `honcho start` runs the Procfile's web, worker and clock on PostgreSQL and Redis.
+
+In each, a post scheduled through the API a few seconds ahead is published once
+to a local feed that is then fetched publicly."""
 from __future__ import annotations
 
 import os
@@ -32,26 +36,37 @@ def _bin(name: str) -> str:
     return str(path) if path.exists() else shutil.which(name)
 
 
-@pytest.fixture
-def stack(tmp_path, postgres_url, redis_url):
-    from .conftest import _fresh_postgres
+@pytest.fixture(params=["embedded", pytest.param("scaled", marks=[pytest.mark.postgres,
+                                                                   pytest.mark.redis])])
+def stack(request, tmp_path):
     from schedulerx import db
-    db_url, schema = _fresh_postgres(postgres_url)
+    scaled = request.param == "scaled"
     port = _free_port()
-    redis_db = redis_url.rsplit("/", 1)[0] + "/14"
-    env = {**os.environ, "DATABASE_URL": db_url, "BROKER_URL": redis_db,
+    env = {**os.environ}
+    if scaled:
+        from .conftest import _fresh_postgres
+        postgres_url = request.getfixturevalue("postgres_url")
+        db_url, schema = _fresh_postgres(postgres_url)
+        redis_db = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/14"
+        env.update(DATABASE_URL=db_url, BROKER_URL=redis_db)
+        import redis
+        redis.Redis.from_url(redis_db).flushdb()
+        command = [_bin("honcho"), "start", "-f", str(ROOT / "Procfile")]
+    else:
+        for var in ("DATABASE_URL", "BROKER_URL", "SCHEDULERX_DATABASE_URL", "SCHEDULERX_BROKER_URL"):
+            env.pop(var, None)
+        command = [_bin("schedulerx"), "run"]
+    env = {**env,
            "SCHEDULERX_DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "procfile-test-" + "k" * 30,
            "PORT": str(port), "SCHEDULERX_TICK_INTERVAL": "0.5",
            "SCHEDULERX_HEARTBEAT_INTERVAL": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    import redis
-    redis.Redis.from_url(redis_db).flushdb()
     sx = _bin("schedulerx")
     subprocess.run([sx, "create-user", "--email", "ops@example.com", "--password", "a long password"],
                    env=env, check=True, capture_output=True, timeout=60)
     token = subprocess.run([sx, "create-token", "--email", "ops@example.com", "--name", "ci"],
                            env=env, check=True, capture_output=True, text=True, timeout=60).stdout.strip()
     log = open(tmp_path / "honcho.log", "w")
-    proc = subprocess.Popen([_bin("honcho"), "start", "-f", str(ROOT / "Procfile")], cwd=tmp_path,
+    proc = subprocess.Popen(command, cwd=tmp_path,
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
@@ -75,15 +90,14 @@ def stack(tmp_path, postgres_url, redis_url):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-        redis.Redis.from_url(redis_db).flushdb()
-        admin = db.make_database(postgres_url)
-        admin.execute_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+        if scaled:
+            redis.Redis.from_url(redis_db).flushdb()
+            admin = db.make_database(postgres_url)
+            admin.execute_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.close()
 
 
-@pytest.mark.postgres
-@pytest.mark.redis
-def test_procfile_processes_publish_once_to_the_local_feed(stack):
+def test_deployment_publishes_once_to_the_local_feed(stack):
     client, proc, tmp_path = stack
     r = client.post("/api/v1/accounts", json={"platform": "localfeed", "display_name": "My feed",
                                               "settings": {"feed_title": "Ops feed"}})
