@@ -208,6 +208,12 @@ def publish(pm, config, pub_id: int, claim: str) -> str | None:
         log.info("publication %s: claim %s is stale; message dropped", pub_id, claim)
         return None
     pub, attempt = started
+    health = Account.get_by_id(pub.account_id).health
+    if health != "connected":
+        # Retrying cannot help until the user reconnects or re-enables the account.
+        _fail(pm, pub, attempt, PermanentError(
+            f"the account is {health.replace('_', ' ')}; reconnect it, then retry", code=health))
+        return states.FAILED
     try:
         ctx = build_context(config, pm, pub)
         publisher = publisher_for(config, pm, pub)

@@ -246,3 +246,12 @@ def test_hook_failure_does_not_undo_publish(rt, owner):
         assert Publication.get_by_id(pub.id).status == "published"
     finally:
         rt.pm.unregister(name="broken")
+
+
+def test_account_needing_reconnect_fails_due_posts_with_a_reason(rt, owner):
+    [pub] = _schedule(rt, owner)
+    Account.update(health="needs_reconnect").where(Account.id == pub.account_id).execute()
+    assert _run_due(rt) == [states.FAILED]
+    pub = Publication.get_by_id(pub.id)
+    assert pub.error_code == "needs_reconnect" and "reconnect" in pub.error_message
+    assert SCRIPT.calls[pub.idempotency_key] == 0
