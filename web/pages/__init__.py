@@ -3,10 +3,17 @@ from __future__ import annotations
 
 from importlib import import_module
 
-#: Page modules; each defines ``bp``.
-MODULES = ("account",)
+from .helpers import register_template_helpers
+
+#: Page modules; each defines ``bp``. ``home`` adds its views to the "pages" blueprint of
+#: ``account`` (the endpoint ``pages.home`` is referenced elsewhere), so a blueprint may be
+#: shared by two modules and is registered once.
+MODULES = ("account", "home", "schedule", "schedule_calendar", "media", "accounts", "logs", "settings",
+           "placeholders")
 
 
 def register_pages(app) -> None:
-    for name in MODULES:
-        app.register_blueprint(import_module(f"{__name__}.{name}").bp)
+    modules = [import_module(f"{__name__}.{name}") for name in MODULES]
+    for bp in dict.fromkeys(m.bp for m in modules):
+        app.register_blueprint(bp)
+    register_template_helpers(app)

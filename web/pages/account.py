@@ -1,4 +1,4 @@
-"""Login, first-run set-up and logout."""
+"""Login, first-run set-up and logout (the "pages" blueprint; home.py adds the home page)."""
 from __future__ import annotations
 
 from urllib.parse import urlparse
@@ -65,8 +65,3 @@ def setup():
 def logout():
     session.clear()
     return redirect(url_for("pages.login"))
-
-
-@bp.route("/")
-def home():
-    return render_template("pages/home.html")

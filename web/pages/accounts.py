@@ -1,0 +1,128 @@
+"""Accounts: the connected platform accounts, and a form to connect one.
+
+The settings part of the form is rendered from the publisher plugin's marshmallow
+``settings_schema``; the core validates it (``accounts.create``), this module only
+turns schema fields into inputs and form values back into a settings dict.
+"""
+from __future__ import annotations
+
+import json
+
+import marshmallow as ma
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from schedulerx import accounts
+from schedulerx.errors import SchedulerXError, ValidationError
+from schedulerx.models import Account
+
+from .helpers import rt
+
+bp = Blueprint("accounts", __name__)
+
+
+def _input_kind(field: ma.fields.Field) -> str:
+    if isinstance(field, ma.fields.Boolean):
+        return "checkbox"
+    if isinstance(field, ma.fields.Integer):
+        return "integer"
+    if isinstance(field, ma.fields.Number):
+        return "number"
+    if isinstance(field, ma.fields.Email):
+        return "email"
+    if isinstance(field, ma.fields.Url):
+        return "url"
+    if isinstance(field, ma.fields.List):
+        return "list"
+    if isinstance(field, (ma.fields.Mapping, ma.fields.Nested, ma.fields.Raw)):
+        return "json"
+    return "text"
+
+
+def settings_fields(publisher_cls) -> list[dict]:
+    """The inputs for a publisher's settings schema, in declaration order."""
+    out = []
+    for name, field in publisher_cls.settings_schema().fields.items():
+        if field.dump_only:
+            continue
+        key = field.data_key or name
+        choices = next((list(v.choices) for v in field.validators if isinstance(v, ma.validate.OneOf)), None)
+        default = field.load_default
+        if default is ma.missing or callable(default):
+            default = None
+        out.append({
+            "key": key, "label": field.metadata.get("label") or key.replace("_", " ").capitalize(),
+            "help": field.metadata.get("description", ""), "required": field.required,
+            "kind": "select" if choices else _input_kind(field), "choices": choices or [],
+            "secret": key in publisher_cls.secret_fields or name in publisher_cls.secret_fields,
+            "default": default, "input": f"s.{publisher_cls.name}.{key}",
+        })
+    return out
+
+
+def settings_from_form(publisher_cls, form) -> dict:
+    """Form values → the settings dict the schema loads; a blank optional input is left out."""
+    settings, problems = {}, {}
+    for f in settings_fields(publisher_cls):
+        if f["kind"] == "checkbox":
+            settings[f["key"]] = f["input"] in form
+            continue
+        raw = form.get(f["input"], "").strip()
+        if raw == "":
+            continue
+        if f["kind"] == "list":
+            settings[f["key"]] = [part.strip() for part in raw.split(",") if part.strip()]
+        elif f["kind"] == "json":
+            try:
+                settings[f["key"]] = json.loads(raw)
+            except ValueError:
+                problems[f["key"]] = ["not valid JSON"]
+        else:
+            settings[f["key"]] = raw
+    if problems:
+        raise ValidationError("account settings are invalid", errors={"settings": problems})
+    return settings
+
+
+def _render(error: SchedulerXError | None = None, form=None):
+    publishers = rt().pm.publishers()
+    rows = Account.select().where(Account.workspace == g.workspace.id).order_by(Account.display_name)
+    body = render_template(
+        "pages/accounts.html", accounts=list(rows), publishers=publishers,
+        fields={name: settings_fields(cls) for name, cls in publishers.items()},
+        form=form or {}, error=error.message if error else None,
+        errors=error.errors if error else {}, health_values=accounts.HEALTH)
+    return (body, error.status) if error else body
+
+
+@bp.route("/accounts")
+def index():
+    return _render()
+
+
+@bp.route("/accounts", methods=["POST"])
+def connect():
+    r = rt()
+    form = request.form
+    platform = form.get("platform", "")
+    try:
+        publisher_cls = r.pm.publisher(platform)
+        account = accounts.create(r.config, r.pm, g.workspace.id, platform=platform,
+                                  display_name=form.get("display_name", ""),
+                                  settings=settings_from_form(publisher_cls, form))
+    except SchedulerXError as exc:
+        return _render(exc, form)
+    flash(f"Connected {account.display_name}.")
+    return redirect(url_for("accounts.index"))
+
+
+@bp.route("/accounts/<int:account_id>/health", methods=["POST"])
+def set_health(account_id: int):
+    """Disable an account (nothing is scheduled on it) or mark it connected again."""
+    r = rt()
+    account = accounts.get(g.workspace.id, account_id)
+    try:
+        accounts.update(r.config, r.pm, account, health=request.form.get("health", ""))
+    except SchedulerXError as exc:
+        return _render(exc)
+    flash(f"{account.display_name} is now {account.health.replace('_', ' ')}.")
+    return redirect(url_for("accounts.index"))
