@@ -87,7 +87,9 @@ def delete(account: Account) -> None:
         if busy:
             raise Conflict(f"publications {busy} of this account are being published; "
                            "try again when they are done", errors={"publications": busy})
-        account.delete_instance(recursive=True)
+        # delete_nullable: a variant for this account would otherwise be left with
+        # neither account nor platform.
+        account.delete_instance(recursive=True, delete_nullable=True)
         events.record(account.workspace_id, "user",
                       f"deleted account {account.display_name} ({account.platform})",
                       subject=("account", account.id))

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import uuid
 from typing import BinaryIO
 
 import filetype
+from peewee import OP, SQL, Expression, NodeList, Value
 
 from .db import database
 from .errors import Conflict, NotFound, ValidationError
@@ -98,8 +100,12 @@ def listing(workspace_id: int, *, kind: str | None = None, tag: str | None = Non
             raise ValidationError("type must be image, video or audio", field="type")
         query = query.where(MediaAsset.mime.startswith(kind + "/"))
     if tag:
-        # Tags are a JSON list in a text column: match the quoted element.
-        query = query.where(MediaAsset.tags.contains(f'"{tag}"'))
+        # Tags are a JSON list in a text column: match the element as JSONField writes it
+        # (json.dumps escaping). The pattern is passed unconverted: through JSONField's
+        # db_value it would be JSON-quoted again and match nothing.
+        needle = json.dumps(tag).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Expression(MediaAsset.tags, OP.ILIKE, NodeList((
+            Value(f"%{needle}%", converter=False), SQL("ESCAPE"), Value("\\", converter=False)))))
     if q:
         query = query.where(MediaAsset.filename.contains(q))
     if since is not None:

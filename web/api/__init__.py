@@ -9,10 +9,11 @@ from schedulerx import __version__
 
 from ..auth import public
 from ..errors import handle_http
-from .schemas import ErrorSchema
+from .schemas import ErrorSchema, UTCDateTime
 
 #: Resource modules; each defines ``blp``.
-RESOURCES = ("health", "status", "tokens")
+RESOURCES = ("health", "status", "tokens", "media", "posts", "publications", "accounts",
+             "platforms", "events")
 
 
 class SchedulerXApi(Api):
@@ -45,8 +46,12 @@ def register_api(app) -> None:
         "bearer": {"type": "http", "scheme": "bearer"},
         "session": {"type": "apiKey", "in": "cookie", "name": "session"}}},
         "security": [{"bearer": []}, {"session": []}]})
+    api.register_field(UTCDateTime, "string", "date-time")
     app.add_url_rule("/api/v1/docs-assets/<path:filename>", "swagger_assets", public(swagger_asset))
     for name in RESOURCES:
         module = import_module(f"{__name__}.{name}")
-        api.register_blueprint(module.blp, url_prefix=f"/api/v1/{module.blp.url_prefix_name}")
+        # Blueprint names are app-wide and the pages use the plain ones ("media",
+        # "accounts"): API endpoints are "api_<resource>.<View>".
+        api.register_blueprint(module.blp, name=f"api_{module.blp.name}",
+                               url_prefix=f"/api/v1/{module.blp.url_prefix_name}")
     app.extensions["schedulerx_api"] = api

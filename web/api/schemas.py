@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import g
 
-from schedulerx.timeutil import isoformat
+from schedulerx.timeutil import isoformat, parse_datetime, to_storage
 
 
 class ErrorSchema(ma.Schema):
@@ -32,6 +33,19 @@ class WhenField(ma.fields.String):
         except ValueError:
             raise ma.ValidationError("not an ISO 8601 datetime")
         return text
+
+
+def workspace_time(text: str | None, field: str):
+    """ISO text from a request → aware datetime; no offset means the workspace's timezone."""
+    if text is None:
+        return None
+    return parse_datetime(text, g.workspace.timezone, field=field)
+
+
+def stored_time(text: str | None, field: str):
+    """Like ``workspace_time``, but naive UTC, to compare with stored columns."""
+    when = workspace_time(text, field)
+    return None if when is None else to_storage(when)
 
 
 class RetryPolicySchema(ma.Schema):

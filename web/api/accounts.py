@@ -1,0 +1,93 @@
+"""Connected platform accounts. Secrets go in, never out: answers carry ``has_credentials``."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from schedulerx import accounts
+
+from ..app import runtime
+from ..pagination import PageArgs, page_schema, paginate
+from .schemas import UTCDateTime
+
+blp = Blueprint("accounts", __name__, description="Connected platform accounts")
+blp.url_prefix_name = "accounts"
+
+
+class AccountSchema(ma.Schema):
+    id = ma.fields.Integer()
+    platform = ma.fields.String()
+    display_name = ma.fields.String()
+    settings = ma.fields.Dict(metadata={"description": "the non-secret settings"})
+    has_credentials = ma.fields.Function(lambda a: bool(a.credentials), metadata={
+        "description": "whether secret settings are stored (they are never shown)"})
+    timezone = ma.fields.String(allow_none=True)
+    health = ma.fields.String(metadata={"enum": list(accounts.HEALTH)})
+    health_message = ma.fields.String()
+    token_expires_at = UTCDateTime()
+    slots = ma.fields.List(ma.fields.Dict())
+    created_at = UTCDateTime()
+    updated_at = UTCDateTime()
+
+
+class AccountCreateSchema(ma.Schema):
+    platform = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64),
+                                metadata={"description": "a loaded publisher (see /platforms)"})
+    display_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    settings = ma.fields.Dict(load_default=dict, metadata={
+        "description": "validated by the platform's settings schema; secrets included"})
+    timezone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=64))
+
+
+class AccountPatchSchema(ma.Schema):
+    display_name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    settings = ma.fields.Dict(metadata={
+        "description": "merged into the stored settings; a secret left out keeps its value"})
+    timezone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=64),
+                                metadata={"description": "null: use the workspace's"})
+    health = ma.fields.String(validate=ma.validate.OneOf(accounts.HEALTH))
+
+
+class AccountListArgs(PageArgs):
+    platform = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+
+
+@blp.route("")
+class Accounts(MethodView):
+    @blp.arguments(AccountListArgs, location="query")
+    @blp.response(200, page_schema(AccountSchema))
+    def get(self, args):
+        """List the workspace's accounts by name."""
+        return paginate(accounts.listing(g.workspace.id, platform=args.get("platform")),
+                        args["page"], args["page_size"])
+
+    @blp.arguments(AccountCreateSchema)
+    @blp.response(201, AccountSchema)
+    def post(self, data):
+        """Connect an account; settings are checked against the platform's schema (422)."""
+        rt = runtime()
+        return accounts.create(rt.config, rt.pm, g.workspace.id, **data)
+
+
+@blp.route("/<int:account_id>")
+class Account(MethodView):
+    @blp.response(200, AccountSchema)
+    def get(self, account_id):
+        """One account (without its secrets)."""
+        return accounts.get(g.workspace.id, account_id)
+
+    @blp.arguments(AccountPatchSchema)
+    @blp.response(200, AccountSchema)
+    def patch(self, data, account_id):
+        """Rename, change settings or timezone, or set health (e.g. disable)."""
+        rt = runtime()
+        if "timezone" in data and data["timezone"] is None:
+            data["timezone"] = ""  # the core reads "" as "clear", None as "leave alone"
+        return accounts.update(rt.config, rt.pm, accounts.get(g.workspace.id, account_id), **data)
+
+    @blp.response(204)
+    def delete(self, account_id):
+        """Delete the account and its publications; refused (409) while one is being published."""
+        accounts.delete(accounts.get(g.workspace.id, account_id))
