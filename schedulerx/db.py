@@ -41,8 +41,11 @@ def make_database(url: str) -> peewee.Database:
         if path not in ("", ":memory:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # RETURNING needs SQLite >= 3.35; timeout is the driver-level busy wait.
+        # Every transaction takes the write lock at BEGIN (IMMEDIATE): a deferred
+        # one that reads, then writes, fails at once with "database is locked"
+        # when another writer is active, without waiting for the busy timeout.
         return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10,
-                                     returning_clause=True)
+                                     returning_clause=True, lock_type="IMMEDIATE")
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):

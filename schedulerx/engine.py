@@ -41,11 +41,6 @@ class TickResult:
     expired: list[int] = field(default_factory=list)
 
 
-def _write_lock():
-    """A transaction that takes the write lock at once (SQLite) or a plain one."""
-    return database.atomic("IMMEDIATE") if is_sqlite() else database.atomic()
-
-
 def claim_due(config, now=None, limit: int | None = None) -> list[tuple[int, str]]:
     """Move due publications to ``queued`` under a fresh claim token; return them."""
     now = now or utcnow()
@@ -55,14 +50,14 @@ def claim_due(config, now=None, limit: int | None = None) -> list[tuple[int, str
            .where(Publication.status.in_(states.CLAIMABLE), Publication.due_at <= now)
            .order_by(Publication.due_at)
            .limit(limit or config.claim_batch))
-    if not is_sqlite():
+    if not is_sqlite():  # SQLite: every transaction is IMMEDIATE (see db.py)
         due = due.for_update(skip_locked=True)
     query = (Publication
              .update(status=states.QUEUED, claim_token=token, due_at=lease,
                      lease_until=lease, updated_at=now)
              .where(Publication.id.in_(due))
              .returning(Publication.id))
-    with _write_lock():
+    with database.atomic():
         ids = [row.id for row in query.execute()]
     return [(pid, token) for pid in ids]
 
@@ -70,7 +65,7 @@ def claim_due(config, now=None, limit: int | None = None) -> list[tuple[int, str
 def reap_expired(now=None) -> list[int]:
     """``publishing`` past its lease → ``unknown``: the worker died mid-call."""
     now = now or utcnow()
-    with _write_lock():
+    with database.atomic():
         rows = list(Publication.select(Publication.id, Publication.workspace)
                     .where(Publication.status == states.PUBLISHING, Publication.due_at <= now))
         if not rows:
@@ -113,7 +108,7 @@ def start(config, pub_id: int, claim: str):
     """CAS ``queued → publishing`` for this claim; None when the claim is stale."""
     now = utcnow()
     lease = now + timedelta(seconds=config.publish_lease)
-    with _write_lock():
+    with database.atomic():
         n = (Publication
              .update(status=states.PUBLISHING, attempts=Publication.attempts + 1,
                      lease_until=lease, due_at=lease, updated_at=now)
@@ -136,7 +131,7 @@ def _finish(pm, pub: Publication, attempt: PublishAttempt, new_status: str, *,
     """Record the outcome and the attempt in one transaction; True when it applied."""
     now = utcnow()
     raw_text = None if raw is None else str(raw)[:20000]
-    with _write_lock():
+    with database.atomic():
         n = (Publication.update(status=new_status, updated_at=now, **pub_fields)
              .where(Publication.id == pub.id, Publication.claim_token == pub.claim_token,
                     Publication.status.in_(from_states))
