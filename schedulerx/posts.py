@@ -85,6 +85,9 @@ def update(post: Post, **changes) -> Post:
         changes["media"] = _check_media(post.workspace_id, list(changes["media"]))
     if variants is not None:
         _check_variants(post.workspace_id, list(variants))
+    after = {k: changes.get(k, getattr(post, k)) for k in ("title", "body", "media")}
+    if not (after["title"] or after["body"] or after["media"]):
+        raise ValidationError("a post needs a title, a body or media")
     with database.atomic():
         for k, v in changes.items():
             setattr(post, k, list(v) if k == "tags" else v)

@@ -251,3 +251,10 @@ def test_a_post_being_published_cannot_be_edited(api, post, account):
     Publication.update(status="publishing").where(Publication.id == pub["id"]).execute()
     assert_error(api.patch(f"/posts/{post['id']}", json={"title": "too late"}), 409)
     assert api.get(f"/posts/{post['id']}").json["title"] == "Hello"
+
+
+def test_patch_cannot_empty_a_post(api):
+    post = api.post("/posts", json={"title": "t"}).get_json()
+    r = api.patch(f"/posts/{post['id']}", json={"title": ""})
+    assert r.status_code == 422 and r.get_json()["error_code"] == "validation_error"
+    assert api.get(f"/posts/{post['id']}").get_json()["title"] == "t"

@@ -18,7 +18,7 @@ from .errors import body, is_api_request
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: Endpoints anyone may call (plugins add theirs through register_routes(public=True)).
-PUBLIC = {"static", "pages.login", "pages.setup", "health.Health"}
+PUBLIC = {"static", "pages.login", "pages.setup"}
 
 
 def public(view):

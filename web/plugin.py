@@ -27,35 +27,36 @@ def _serve(app, config, threads: int) -> None:
         server.close()
 
 
+def _server_options(fn):
+    fn = click.option("--threads", default=16, show_default=True)(fn)
+    fn = click.option("--port", default=None, type=int, help="port (default: PORT)")(fn)
+    return click.option("--host", default=None, help="address to bind (default: HOST)")(fn)
+
+
+def _runtime_and_app(host, port):
+    from schedulerx.config import load_config
+    from schedulerx.runtime import bootstrap
+
+    from .app import create_app
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v}
+    rt = bootstrap(load_config(**overrides))
+    return rt, create_app(rt)
+
+
 @hookimpl
 def register_commands(cli):
     @cli.command()
-    @click.option("--host", default=None, help="address to bind (default: HOST)")
-    @click.option("--port", default=None, type=int, help="port (default: PORT)")
-    @click.option("--threads", default=16, show_default=True)
+    @_server_options
     def web(host, port, threads):
         """Serve the web app and API (scaled set-up; workers and clock run apart)."""
-        from schedulerx.config import load_config
-        from schedulerx.runtime import bootstrap
-
-        from .app import create_app
-        overrides = {k: v for k, v in (("host", host), ("port", port)) if v}
-        rt = bootstrap(load_config(**overrides))
-        _serve(create_app(rt), rt.config, threads)
+        rt, app = _runtime_and_app(host, port)
+        _serve(app, rt.config, threads)
 
     @cli.command()
-    @click.option("--host", default=None, help="address to bind (default: HOST)")
-    @click.option("--port", default=None, type=int, help="port (default: PORT)")
-    @click.option("--threads", default=16, show_default=True)
+    @_server_options
     def run(host, port, threads):
         """Run everything in one process: web, worker threads, clock (embedded default)."""
-        from schedulerx.config import load_config
-        from schedulerx.runtime import bootstrap
-
-        from .app import create_app
-        overrides = {k: v for k, v in (("host", host), ("port", port)) if v}
-        rt = bootstrap(load_config(**overrides))
-        app = create_app(rt)
+        rt, app = _runtime_and_app(host, port)
         stops = [s for s in rt.pm.hook.start_embedded(config=rt.config) if s]
         if not stops:
             log.warning("no plugin started background workers: nothing will be published")
