@@ -114,3 +114,39 @@ def pg_schema(postgres_url):
 @pytest.mark.redis
 def test_scaled_postgres_redis(pg_schema, redis_url, running):
     _scenario(running(pg_schema, redis_url))
+
+
+def test_shutdown_finishes_the_publication_in_hand(tmp_path, pm, sqlite_url):
+    """SIGTERM's path in the embedded process: stop the clock, then wait for workers."""
+    import threading
+
+    from schedulerx import auth
+    from schedulerx.runtime import bootstrap
+    from schedulerx_workers.embedded import start
+
+    config = make_config(tmp_path, sqlite_url, tick_interval=0.2)
+    rt = bootstrap(config, pm=pm)
+    SCRIPT.reset()
+    rt.pm.register(FakePlugin(), name="fake-plugin")
+    entered = threading.Event()
+
+    def slow(ctx):
+        entered.set()
+        time.sleep(1.5)  # the platform is slow; shutdown arrives meanwhile
+
+    SCRIPT.on_call = slow
+    broker_mod.reset()
+    stop = start(config)
+    try:
+        _, ws = auth.create_user("stop@example.com", "a long password")
+        acc = accounts.create(rt.config, rt.pm, ws.id, platform="fake", display_name="a")
+        post = posts.create(ws.id, body="in flight at shutdown")
+        [pub] = publications.schedule(rt.config, rt.pm, ws.id, post, [acc.id],
+                                      from_storage(utcnow()), "UTC")
+        assert entered.wait(20), "the publish never started"
+    finally:
+        stop()
+        broker_mod.reset()
+        rt.pm.unregister(name="fake-plugin")
+    assert Publication.get_by_id(pub.id).status == "published"
+    assert SCRIPT.posted[pub.idempotency_key] == 1
