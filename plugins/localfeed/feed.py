@@ -14,8 +14,10 @@ web app, ``reconcile``) never see half a file and need no lock.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
+import shutil
 import re
 import tempfile
 import uuid
@@ -65,16 +67,7 @@ def entry_path(feed_id: str, entry_id: str) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    copy_atomically(io.BytesIO(data), path)
 
 
 def copy_atomically(src, path: Path) -> None:
@@ -82,8 +75,7 @@ def copy_atomically(src, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as out:
-            while chunk := src.read(1024 * 1024):
-                out.write(chunk)
+            shutil.copyfileobj(src, out, 1024 * 1024)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
