@@ -8,53 +8,36 @@ from __future__ import annotations
 
 import json
 
-import marshmallow as ma
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from schedulerx import accounts
 from schedulerx.errors import SchedulerXError, ValidationError
 from schedulerx.models import Account
 
+from ..api.platforms import settings_form
 from .helpers import rt
 
 bp = Blueprint("accounts", __name__)
 
 
-def _input_kind(field: ma.fields.Field) -> str:
-    if isinstance(field, ma.fields.Boolean):
-        return "checkbox"
-    if isinstance(field, ma.fields.Integer):
-        return "integer"
-    if isinstance(field, ma.fields.Number):
-        return "number"
-    if isinstance(field, ma.fields.Email):
-        return "email"
-    if isinstance(field, ma.fields.Url):
-        return "url"
-    if isinstance(field, ma.fields.List):
-        return "list"
-    if isinstance(field, (ma.fields.Mapping, ma.fields.Nested, ma.fields.Raw)):
-        return "json"
-    return "text"
+#: JSON Schema type (and format) of a setting → the input the form shows.
+_KINDS = {"boolean": "checkbox", "integer": "integer", "number": "number",
+          "array": "list", "object": "json", "email": "email", "uri": "url", "url": "url"}
 
 
 def settings_fields(publisher_cls) -> list[dict]:
-    """The inputs for a publisher's settings schema, in declaration order."""
+    """The inputs for a publisher's settings schema, in declaration order.
+
+    Built on the API's description of the same schema (one converter, apispec's).
+    """
     out = []
-    for name, field in publisher_cls.settings_schema().fields.items():
-        if field.dump_only:
-            continue
-        key = field.data_key or name
-        choices = next((list(v.choices) for v in field.validators if isinstance(v, ma.validate.OneOf)), None)
-        default = field.load_default
-        if default is ma.missing or callable(default):
-            default = None
+    for f in settings_form(publisher_cls):
+        kind = "select" if f["enum"] else _KINDS.get(f["format"]) or _KINDS.get(f["type"], "text")
         out.append({
-            "key": key, "label": field.metadata.get("label") or key.replace("_", " ").capitalize(),
-            "help": field.metadata.get("description", ""), "required": field.required,
-            "kind": "select" if choices else _input_kind(field), "choices": choices or [],
-            "secret": key in publisher_cls.secret_fields or name in publisher_cls.secret_fields,
-            "default": default, "input": f"s.{publisher_cls.name}.{key}",
+            "key": f["name"], "label": f["label"], "help": f["description"],
+            "required": f["required"], "kind": kind, "choices": f["enum"] or [],
+            "secret": f["secret"], "default": f["default"],
+            "input": f"s.{publisher_cls.name}.{f['name']}",
         })
     return out
 
