@@ -32,6 +32,9 @@ class Config:
     base_url: str = ""
     max_upload_mb: int = 512
     plugins: str = ""
+    # API requests per token and per workspace (flask-limiter syntax; "off" disables):
+    # sustained 10/s over a minute, bursts up to 20 in one second.
+    rate_limit: str = "20/second;600/minute"
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,6 +110,7 @@ def load_config(**overrides) -> Config:
         base_url=_env("BASE_URL", ""),
         max_upload_mb=int(_env("MAX_UPLOAD_MB", "512")),
         plugins=_env("PLUGINS", ""),
+        rate_limit=_env("RATE_LIMIT", "20/second;600/minute"),
     )
     values.update(overrides)
     if "secret_key" not in values:

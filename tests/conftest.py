@@ -86,6 +86,9 @@ def sqlite_url(tmp_path):
 
 
 def make_config(tmp_path, database_url, **overrides):
+    # Tests call the API far faster than any client may: the limits have their own
+    # tests (test_ratelimit.py), which set them.
+    overrides.setdefault("rate_limit", "off")
     return load_config(data_dir=tmp_path / "data", database_url=database_url,
                        secret_key="test-secret-key-" + "x" * 32, **overrides)
 

@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from schedulerx.runtime import Runtime, bootstrap
 
-from . import auth, errors
+from . import auth, errors, ratelimit
 from .api import register_api
 from .pages import register_pages
 
@@ -40,6 +40,7 @@ def create_app(runtime: Runtime | None = None, **flask_config) -> Flask:
     register_pages(app)
     _register_plugin_routes(app, rt)
     app.before_request(auth.load_identity)
+    ratelimit.install(app, rt.config)  # after load_identity: keyed on who is asking
 
     @app.after_request
     def security_headers(response):
