@@ -5,10 +5,11 @@ from datetime import timedelta
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from schedulerx.runtime import Runtime, bootstrap
 
-from . import auth, errors, ratelimit
+from . import auth, errors, input_guard, ratelimit
 from .api import register_api
 from .pages import register_pages
 
@@ -25,9 +26,18 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
             "form-action 'self'; frame-ancestors 'none'")
 
 
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in every route: an id past the ids' range matches nothing (a 404),
+    instead of overflowing the database's integer (a 500)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def create_app(runtime: Runtime | None = None, **flask_config) -> Flask:
     rt = runtime or bootstrap()
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.config.update(
         SECRET_KEY=rt.config.secret_key,
         MAX_CONTENT_LENGTH=rt.config.max_upload_mb * 1024 * 1024 + 1024 * 1024,
@@ -45,6 +55,7 @@ def create_app(runtime: Runtime | None = None, **flask_config) -> Flask:
     register_api(app)
     register_pages(app)
     _register_plugin_routes(app, rt)
+    app.before_request(input_guard.refuse_nul)
     app.before_request(auth.load_identity)
     ratelimit.install(app, rt.config)  # after load_identity: keyed on who is asking
 

@@ -26,7 +26,7 @@ class AccountSchema(ma.Schema):
     timezone = ma.fields.String(allow_none=True)
     health = ma.fields.String(metadata={"enum": list(accounts.HEALTH)})
     health_message = ma.fields.String()
-    token_expires_at = UTCDateTime()
+    token_expires_at = UTCDateTime(allow_none=True)
     slots = ma.fields.List(ma.fields.Dict())
     created_at = UTCDateTime()
     updated_at = UTCDateTime()

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from schedulerx import events
 
 from ..pagination import PageArgs, page_schema, paginate
-from .schemas import UTCDateTime, WhenField, stored_time
+from .schemas import UTCDateTime, WhenField, row_id, stored_time
 
 blp = Blueprint("events", __name__, description="Audit trail and logs")
 blp.url_prefix_name = "events"
@@ -31,7 +31,7 @@ class EventListArgs(PageArgs):
                              metadata={"description": "this level and the more severe ones"})
     source = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
     subject_type = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
-    subject_id = ma.fields.Integer()
+    subject_id = row_id()
     since = WhenField(metadata={"description": "at or after (ISO 8601)"})
     until = WhenField(metadata={"description": "before (ISO 8601)"})
 

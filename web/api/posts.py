@@ -12,7 +12,7 @@ from schedulerx.models import Variant
 from ..app import runtime
 from ..pagination import PageArgs, page_schema, paginate
 from .publications import PublicationSchema
-from .schemas import RetryPolicySchema, UTCDateTime, WhenField, workspace_time
+from .schemas import RetryPolicySchema, UTCDateTime, WhenField, row_id, workspace_time
 
 blp = Blueprint("posts", __name__, description="Posts and their variants")
 blp.url_prefix_name = "posts"
@@ -20,7 +20,7 @@ blp.url_prefix_name = "posts"
 
 class VariantSchema(ma.Schema):
     platform = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=64))
-    account_id = ma.fields.Integer(strict=True, allow_none=True)
+    account_id = row_id(strict=True, allow_none=True)
     title = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=posts.TITLE_MAX))
     body = ma.fields.String(allow_none=True)
     options = ma.fields.Dict(load_default=dict)
@@ -32,7 +32,7 @@ class PostSchema(ma.Schema):
     title = ma.fields.String(validate=ma.validate.Length(max=posts.TITLE_MAX))
     body = ma.fields.String()
     tags = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=64)))
-    media = ma.fields.List(ma.fields.Integer(strict=True),
+    media = ma.fields.List(row_id(strict=True),
                            metadata={"description": "media ids, in order"})
     variants = ma.fields.List(ma.fields.Nested(VariantSchema),
                               metadata={"description": "per platform or account; replaced as a whole"})
@@ -47,7 +47,7 @@ class PostListArgs(PageArgs):
 
 
 class ScheduleSchema(ma.Schema):
-    account_ids = ma.fields.List(ma.fields.Integer(strict=True), required=True,
+    account_ids = ma.fields.List(row_id(strict=True), required=True,
                                  validate=ma.validate.Length(min=1, max=100))
     scheduled_at = WhenField(required=True, metadata={
         "description": "ISO 8601; without an offset it is read in the workspace's timezone"})

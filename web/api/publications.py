@@ -12,7 +12,7 @@ from schedulerx.retry import RetryPolicy
 
 from ..app import runtime
 from ..pagination import PageArgs, page_schema, paginate
-from .schemas import RetryPolicySchema, UTCDateTime, WhenField, workspace_time
+from .schemas import RetryPolicySchema, UTCDateTime, WhenField, row_id, workspace_time
 
 blp = Blueprint("publications", __name__, description="Publications and their state machine")
 blp.url_prefix_name = "publications"
@@ -36,12 +36,12 @@ class PublicationSchema(ma.Schema):
     attempts = ma.fields.Integer(metadata={"description": "tries made so far"})
     max_attempts = ma.fields.Integer()
     retry = ma.fields.Nested(RetryPolicySchema)
-    next_attempt_at = UTCDateTime()
+    next_attempt_at = UTCDateTime(allow_none=True)
     remote_id = ma.fields.String(allow_none=True)
     remote_url = ma.fields.String(allow_none=True)
     error = ma.fields.Nested(PublicationErrorSchema, allow_none=True,
                              metadata={"description": "the last error, null when none"})
-    published_at = UTCDateTime()
+    published_at = UTCDateTime(allow_none=True)
     created_at = UTCDateTime()
     updated_at = UTCDateTime()
     idempotency_key = ma.fields.String()
@@ -60,7 +60,7 @@ class PublicationSchema(ma.Schema):
 class AttemptSchema(ma.Schema):
     number = ma.fields.Integer()
     started_at = UTCDateTime()
-    finished_at = UTCDateTime()
+    finished_at = UTCDateTime(allow_none=True)
     outcome = ma.fields.String(metadata={"description": "running, published, retry, failed or unknown"})
     error_code = ma.fields.String(allow_none=True)
     error_message = ma.fields.String(allow_none=True)
@@ -75,8 +75,8 @@ class PublicationDetailSchema(PublicationSchema):
 
 class PublicationListArgs(PageArgs):
     status = ma.fields.String(validate=ma.validate.OneOf(states.ALL))
-    account_id = ma.fields.Integer()
-    post_id = ma.fields.Integer()
+    account_id = row_id()
+    post_id = row_id()
     upcoming_days = ma.fields.Float(validate=ma.validate.Range(min=0, max=366), metadata={
         "description": "only what is still to go out within this many days"})
 

@@ -15,6 +15,16 @@ class ErrorSchema(ma.Schema):
     errors = ma.fields.Dict(metadata={"description": "per-field problems"})
 
 
+#: Ids are PostgreSQL SERIALs; a larger number cannot name a row (and overflows SQLite's
+#: and PostgreSQL's integers: it must be a 422, not a 500).
+MAX_ID = 2**31 - 1
+
+
+def row_id(**kwargs) -> ma.fields.Integer:
+    """An id given by the client (body or query): a positive integer in the ids' range."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
 class UTCDateTime(ma.fields.Field):
     """Dumps a stored naive-UTC or aware datetime as ISO 8601 with offset."""
 

@@ -22,8 +22,8 @@ class TokenSchema(ma.Schema):
     prefix = ma.fields.String(dump_only=True)
     user_id = ma.fields.Integer(dump_only=True)
     created_at = UTCDateTime(dump_only=True)
-    last_used_at = UTCDateTime(dump_only=True)
-    revoked_at = UTCDateTime(dump_only=True)
+    last_used_at = UTCDateTime(dump_only=True, allow_none=True)
+    revoked_at = UTCDateTime(dump_only=True, allow_none=True)
 
 
 class NewTokenSchema(TokenSchema):
