@@ -39,6 +39,12 @@ WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 class TickResult:
     claimed: list[tuple[int, str]] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
+    #: ``unknown`` rows whose reconcile never reported back: to send again.
+    unreconciled: list[int] = field(default_factory=list)
+
+    @property
+    def to_reconcile(self) -> list[int]:
+        return self.expired + self.unreconciled
 
 
 def claim_due(config, now=None, limit: int | None = None) -> list[tuple[int, str]]:
@@ -62,8 +68,12 @@ def claim_due(config, now=None, limit: int | None = None) -> list[tuple[int, str
     return [(pid, token) for pid in ids]
 
 
-def reap_expired(now=None) -> list[int]:
-    """``publishing`` past its lease → ``unknown``: the worker died mid-call."""
+def reap_expired(now=None, reconcile_by=None) -> list[int]:
+    """``publishing`` past its lease → ``unknown``: the worker died mid-call.
+
+    ``reconcile_by`` is the deadline of the reconcile the caller sends next; past
+    it, ``claim_unreconciled`` sends it again (the message or its worker was lost).
+    """
     now = now or utcnow()
     with database.atomic():
         rows = list(Publication.select(Publication.id, Publication.workspace)
@@ -71,7 +81,7 @@ def reap_expired(now=None) -> list[int]:
         if not rows:
             return []
         ids = [r.id for r in rows]
-        (Publication.update(status=states.UNKNOWN, due_at=None, updated_at=now,
+        (Publication.update(status=states.UNKNOWN, due_at=reconcile_by, updated_at=now,
                             error_code="lease_expired",
                             error_message="the worker stopped before reporting the outcome")
          .where(Publication.id.in_(ids), Publication.status == states.PUBLISHING).execute())
@@ -81,6 +91,28 @@ def reap_expired(now=None) -> list[int]:
             events.record(r.workspace_id, "engine", "publish lease expired; outcome unknown",
                           level="warning", subject=("publication", r.id))
     return ids
+
+
+def claim_unreconciled(config, now=None) -> list[int]:
+    """``unknown`` rows whose reconcile deadline passed: their reconcile message was
+    lost (broker restart) or its worker killed. Push the deadline on and return them.
+
+    On an ``unknown`` row ``due_at`` is that deadline while a reconcile is owed, and
+    null once reconcile has run and the row waits for the user.
+    """
+    now = now or utcnow()
+    due = (Publication.select(Publication.id)
+           .where(Publication.status == states.UNKNOWN, Publication.due_at <= now)
+           .order_by(Publication.due_at)
+           .limit(config.claim_batch))
+    if not is_sqlite():
+        due = due.for_update(skip_locked=True)
+    query = (Publication
+             .update(due_at=now + timedelta(seconds=config.queue_lease), updated_at=now)
+             .where(Publication.id.in_(due))
+             .returning(Publication.id))
+    with database.atomic():
+        return [row.id for row in query.execute()]
 
 
 def beat(name: str, kind: str, info: dict | None = None) -> None:
@@ -97,8 +129,12 @@ def beat(name: str, kind: str, info: dict | None = None) -> None:
 def tick(config, now=None) -> TickResult:
     """One scheduler pass. Safe to run any number of times concurrently."""
     now = now or utcnow()
-    result = TickResult(expired=reap_expired(now), claimed=claim_due(config, now))
-    beat("tick", "tick", {"claimed": len(result.claimed), "expired": len(result.expired)})
+    reconcile_by = now + timedelta(seconds=config.queue_lease)
+    result = TickResult(expired=reap_expired(now, reconcile_by),
+                        unreconciled=claim_unreconciled(config, now),
+                        claimed=claim_due(config, now))
+    beat("tick", "tick", {"claimed": len(result.claimed), "expired": len(result.expired),
+                          "unreconciled": len(result.unreconciled)})
     return result
 
 
@@ -234,7 +270,9 @@ def publish(pm, config, pub_id: int, claim: str) -> str | None:
         log.exception("publication %s: outcome unknown", pub_id)
         _finish(pm, pub, attempt, states.UNKNOWN, outcome="unknown", level="warning",
                 message=f"outcome unknown ({type(exc).__name__}: {exc}); reconciling",
-                pub_fields=dict(due_at=None, lease_until=None, error_code="unknown_outcome",
+                # A reconcile is owed: if this worker dies before it runs, the tick resends it.
+                pub_fields=dict(due_at=utcnow() + timedelta(seconds=config.queue_lease),
+                                lease_until=None, error_code="unknown_outcome",
                                 error_message=f"{type(exc).__name__}: {exc}"[:5000]),
                 error=exc)
         return reconcile(pm, config, pub_id)
@@ -252,6 +290,7 @@ def reconcile(pm, config, pub_id: int) -> str:
         publisher = publisher_for(config, pm, pub)
         found = publisher.reconcile(build_context(config, pm, pub))
     except Exception as exc:
+        _wait_for_user(pub_id)
         events.record(pub.workspace_id, "engine", f"reconcile failed: {exc}; waiting for you",
                       level="warning", subject=("publication", pub_id))
         return states.UNKNOWN
@@ -264,8 +303,15 @@ def reconcile(pm, config, pub_id: int) -> str:
                              code="reconciled_retry")
         _retry_or_fail(pm, pub, None, why, **only_unknown)
     else:
+        _wait_for_user(pub_id)
         events.record(pub.workspace_id, "engine",
                       "outcome unknown and the platform cannot be asked: check the account "
                       "and mark it published, or retry", level="warning",
                       subject=("publication", pub_id))
     return Publication.get_by_id(pub_id).status
+
+
+def _wait_for_user(pub_id: int) -> None:
+    """Reconcile has run and could not settle the row: no reconcile is owed any more."""
+    (Publication.update(due_at=None, updated_at=utcnow())
+     .where(Publication.id == pub_id, Publication.status == states.UNKNOWN).execute())

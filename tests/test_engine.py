@@ -217,6 +217,35 @@ def test_worker_killed_mid_publish_is_reaped_to_unknown_and_reconciled(rt, owner
     assert SCRIPT.calls[pub.idempotency_key] == 0  # settled by lookup, never re-posted
 
 
+def test_a_lost_reconcile_message_is_sent_again_by_a_later_tick(rt, owner):
+    """The tick that reaped the row sent a reconcile that never ran (broker restart,
+    worker killed): once the queue lease has passed, a tick sends it again."""
+    [pub] = _schedule(rt, owner, platform="fake-idem")
+    [(pid, claim)] = engine.claim_due(rt.config, now=_later())
+    assert engine.start(rt.config, pid, claim) is not None  # then the worker died
+    reaped_at = rt.config.publish_lease + 5
+    assert engine.tick(rt.config, now=_later(reaped_at)).expired == [pid]
+    # Its reconcile message is lost. Until the queue lease passes, nothing is resent...
+    soon = engine.tick(rt.config, now=_later(reaped_at + 1))
+    assert soon.to_reconcile == [] and soon.claimed == []
+    # ...then it is, once per lease, however many ticks run.
+    later = _later(reaped_at + rt.config.queue_lease + 1)
+    assert engine.tick(rt.config, now=later).unreconciled == [pid]
+    assert engine.tick(rt.config, now=later).unreconciled == []
+    # The idempotent platform makes a retry safe.
+    assert engine.reconcile(rt.pm, rt.config, pid) == states.RETRY_WAIT
+    assert Publication.get_by_id(pid).idempotency_key == pub.idempotency_key
+
+
+def test_unknown_waiting_for_the_user_is_not_reconciled_again(rt, owner):
+    SCRIPT.outcomes = ["crash_after_post"]
+    SCRIPT.reconcile_answer = "none"  # the platform cannot be asked, and does not deduplicate
+    [pub] = _schedule(rt, owner)
+    assert _run_due(rt) == [states.UNKNOWN]
+    assert Publication.get_by_id(pub.id).due_at is None
+    assert engine.tick(rt.config, now=_later(rt.config.queue_lease * 10)).to_reconcile == []
+
+
 def test_reconcile_error_leaves_unknown(rt, owner):
     SCRIPT.outcomes = ["crash_after_post"]
     SCRIPT.reconcile_answer = "raise"

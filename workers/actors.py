@@ -26,10 +26,11 @@ def tick():
     result = engine.tick(rt.config)
     for pub_id, claim in result.claimed:
         publish.send(pub_id, claim)
-    for pub_id in result.expired:
+    for pub_id in result.to_reconcile:
         reconcile.send(pub_id)
-    if result.claimed or result.expired:
-        log.info("tick: claimed %d, expired %d", len(result.claimed), len(result.expired))
+    if result.claimed or result.to_reconcile:
+        log.info("tick: claimed %d, expired %d, reconcile resent %d", len(result.claimed),
+                 len(result.expired), len(result.unreconciled))
 
 
 @dramatiq.actor(broker=_unbound, queue_name=QUEUE, max_retries=0, time_limit=3_600_000)
