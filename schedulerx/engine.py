@@ -145,15 +145,17 @@ def start(config, pub_id: int, claim: str):
     now = utcnow()
     lease = now + timedelta(seconds=config.publish_lease)
     with database.atomic():
-        n = (Publication
-             .update(status=states.PUBLISHING, attempts=Publication.attempts + 1,
-                     lease_until=lease, due_at=lease, updated_at=now)
-             .where(Publication.id == pub_id, Publication.status == states.QUEUED,
-                    Publication.claim_token == claim)
-             .execute())
-        if n == 0:
+        # RETURNING the row: the claim and the read in one statement.
+        rows = list(Publication
+                    .update(status=states.PUBLISHING, attempts=Publication.attempts + 1,
+                            lease_until=lease, due_at=lease, updated_at=now)
+                    .where(Publication.id == pub_id, Publication.status == states.QUEUED,
+                           Publication.claim_token == claim)
+                    .returning(Publication)
+                    .execute())
+        if not rows:
             return None
-        pub = Publication.get_by_id(pub_id)
+        pub = rows[0]
         attempt = PublishAttempt.create(publication=pub, number=pub.attempts, claim_token=claim,
                                         started_at=now, worker=WORKER_NAME)
         events.record(pub.workspace_id, "engine", f"publishing, attempt {pub.attempts}",
@@ -239,15 +241,16 @@ def publish(pm, config, pub_id: int, claim: str) -> str | None:
         log.info("publication %s: claim %s is stale; message dropped", pub_id, claim)
         return None
     pub, attempt = started
-    health = Account.get_by_id(pub.account_id).health
+    account = Account.get_by_id(pub.account_id)
+    health = account.health
     if health != "connected":
         # Retrying cannot help until the user reconnects or re-enables the account.
         _fail(pm, pub, attempt, PermanentError(
             f"the account is {health.replace('_', ' ')}; reconnect it, then retry", code=health))
         return states.FAILED
     try:
-        ctx = build_context(config, pm, pub)
-        publisher = publisher_for(config, pm, pub)
+        ctx = build_context(config, pm, pub, account=account)
+        publisher = publisher_for(config, pm, pub, account=account)
     except Exception as exc:  # nothing was sent: safe to fail plainly
         _fail(pm, pub, attempt, PermanentError(f"cannot prepare the post: {exc}", code="prepare"))
         return states.FAILED

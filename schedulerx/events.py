@@ -49,6 +49,8 @@ def query(workspace_id: int, *, level: str | None = None, source: str | None = N
 def notify_status_changed(pm, pub_id: int, old: str, new: str) -> None:
     """Fire ``publication_status_changed`` after commit; a plugin error never undoes it."""
     from .models import Publication
+    if not pm.hook.publication_status_changed.get_hookimpls():
+        return  # nobody listens: spare the read
     try:
         pub = Publication.get_by_id(pub_id)
         pm.hook.publication_status_changed(publication=pub, old_status=old, new_status=new)

@@ -6,8 +6,8 @@ from .models import Account, MediaAsset, Post, Publication, Variant
 from .publishers import MediaItem, PublishContext
 
 
-def publisher_for(config, pm, pub: Publication):
-    account = Account.get_by_id(pub.account_id)
+def publisher_for(config, pm, pub: Publication, account: Account | None = None):
+    account = account or Account.get_by_id(pub.account_id)
     return pm.publisher(account.platform)(config)
 
 
@@ -23,6 +23,8 @@ def pick_variant(post: Post, account: Account) -> Variant | None:
 
 
 def media_items(config, pm, asset_ids: list[int], workspace_id: int) -> list[MediaItem]:
+    if not asset_ids:
+        return []
     assets = {a.id: a for a in MediaAsset.select().where(
         MediaAsset.id.in_(asset_ids or [0]), MediaAsset.workspace == workspace_id)}
     backends = pm.storage_backends()
@@ -40,9 +42,10 @@ def media_items(config, pm, asset_ids: list[int], workspace_id: int) -> list[Med
     return items
 
 
-def build_context(config, pm, pub: Publication) -> PublishContext:
+def build_context(config, pm, pub: Publication, account: Account | None = None) -> PublishContext:
+    """``account``: the publication's account when the caller has it already."""
     post = Post.get_by_id(pub.post_id)
-    account = Account.get_by_id(pub.account_id)
+    account = account or Account.get_by_id(pub.account_id)
     variant = pick_variant(post, account)
     return PublishContext(
         publication_id=pub.id, idempotency_key=pub.idempotency_key, attempt=pub.attempts,
