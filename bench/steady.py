@@ -1,0 +1,49 @@
+"""Steady load: publications due at a steady rate (200/s for 60 s) to a no-op publisher.
+
+Reports dispatch lateness (due time → publisher call) p50/p95/p99 for SchedulerX
+and, in the same run, for its peers, with their ratios to SchedulerX.
+
+    python -m bench.steady --setup scaled|embedded [--rate 200] [--duration 60] [--peers 1]
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from . import run
+from .common import log, parse_setup, ratio, spread, table, write_json
+
+TARGET_P99 = 1.0
+
+
+def main(argv=None):
+    args = parse_setup(argv, rate=(float, 200.0, "publications due per second"),
+                       duration=(float, 60.0, "seconds of load"),
+                       peers=(int, 1, "also run the peers (0: SchedulerX only)"))
+    due_of = lambda start: spread(start, args.rate, args.duration)  # noqa: E731
+    results = {}
+    with ExitStack() as stack:
+        tmp, db_url, broker = run.environment(args.setup, stack)
+        results["SchedulerX"] = run.schedulerx(args.setup, tmp, db_url, broker, due_of, timeout=120)
+        if args.peers:
+            for grace in ("default", "none"):
+                log(f"APScheduler 3, {grace} misfire grace")
+                results[f"APScheduler 3 ({grace} grace)"] = run.apscheduler(
+                    args.setup, db_url, due_of, timeout=300, grace=grace)
+            log("polling daemon (10 s)")
+            results["polling daemon (10 s)"] = run.polling(db_url, due_of, timeout=120)
+    sx = results["SchedulerX"]["lateness"]
+    rows = []
+    for name, r in results.items():
+        lat = r["lateness"]
+        rows.append([name, r["n"], r["published"], r.get("skipped_as_misfire", 0), r["duplicates"],
+                     lat["p50"], lat["p95"], lat["p99"], lat["max"], ratio(lat["p99"], sx["p99"])])
+    text = table(f"Steady {args.rate:g}/s for {args.duration:g}s, {args.setup} — lateness in seconds "
+                 f"(target: SchedulerX p99 ≤ {TARGET_P99} s)",
+                 ["system", "due", "published", "skipped (misfire)", "duplicates", "p50", "p95", "p99",
+                  "max", "p99 ÷ SchedulerX"], rows)
+    write_json("steady", args.setup, {"rate": args.rate, "duration": args.duration,
+                                      "target_p99": TARGET_P99, "results": results, "table": text})
+
+
+if __name__ == "__main__":
+    main()
