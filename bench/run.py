@@ -18,9 +18,9 @@ def environment(setup: str, stack: ExitStack):
     return tmp, db_url, broker
 
 
-def schedulerx(setup, tmp, db_url, broker, due_of, timeout) -> dict:
+def schedulerx(setup, tmp, db_url, broker, due_of, timeout, **settings) -> dict:
     """Seed publications due at ``due_of(start)``, run until all are published."""
-    sx = SchedulerX(setup, db_url, broker, tmp)
+    sx = SchedulerX(setup, db_url, broker, tmp, **settings)
     due = due_of(time.time() + 12)  # time to seed and start the processes
     sx.seed(due)
     sx.start()

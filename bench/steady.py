@@ -18,12 +18,14 @@ TARGET_P99 = 1.0
 def main(argv=None):
     args = parse_setup(argv, rate=(float, 200.0, "publications due per second"),
                        duration=(float, 60.0, "seconds of load"),
-                       peers=(int, 1, "also run the peers (0: SchedulerX only)"))
+                       peers=(int, 1, "also run the peers (0: SchedulerX only)"),
+                       tick_interval=(float, 1.0, "SchedulerX's TICK_INTERVAL (default 1 s)"))
     due_of = lambda start: spread(start, args.rate, args.duration)  # noqa: E731
     results = {}
     with ExitStack() as stack:
         tmp, db_url, broker = run.environment(args.setup, stack)
-        results["SchedulerX"] = run.schedulerx(args.setup, tmp, db_url, broker, due_of, timeout=120)
+        results["SchedulerX"] = run.schedulerx(args.setup, tmp, db_url, broker, due_of, timeout=120,
+                                               tick_interval=args.tick_interval)
         if args.peers:
             for grace in ("default", "none"):
                 log(f"APScheduler 3, {grace} misfire grace")
@@ -37,11 +39,13 @@ def main(argv=None):
         lat = r["lateness"]
         rows.append([name, r["n"], r["published"], r.get("skipped_as_misfire", 0), r["duplicates"],
                      lat["p50"], lat["p95"], lat["p99"], lat["max"], ratio(lat["p99"], sx["p99"])])
-    text = table(f"Steady {args.rate:g}/s for {args.duration:g}s, {args.setup} — lateness in seconds "
+    text = table(f"Steady {args.rate:g}/s for {args.duration:g}s, {args.setup}, TICK_INTERVAL "
+                 f"{args.tick_interval:g}s — lateness in seconds "
                  f"(target: SchedulerX p99 ≤ {TARGET_P99} s)",
                  ["system", "due", "published", "skipped (misfire)", "duplicates", "p50", "p95", "p99",
                   "max", "p99 ÷ SchedulerX"], rows)
-    write_json("steady", args.setup, {"rate": args.rate, "duration": args.duration,
+    name = "steady" if args.tick_interval == 1.0 else f"steady-tick{args.tick_interval:g}"
+    write_json(name, args.setup, {"tick_interval": args.tick_interval, "rate": args.rate, "duration": args.duration,
                                       "target_p99": TARGET_P99, "results": results, "table": text})
 
 
