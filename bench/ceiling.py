@@ -15,7 +15,7 @@ import time
 
 import dramatiq
 
-from schedulerx_workers.plugin import IDLE_POLL_MS
+from schedulerx_workers.plugin import IDLE_POLL_ENV
 
 from .common import ROOT, WORKER_PROCESSES, WORKER_THREADS, log, summarize
 from .peers import connect, placeholder
@@ -64,12 +64,11 @@ def run(setup_name: str, db_url: str, broker_url: str, due_at: float, n: int, ti
     procs, worker = [], None
     if setup_name == "scaled":
         from dramatiq.brokers.redis import RedisBroker
-        env = {**os.environ, "BENCH_CEILING_BROKER": broker_url}
+        env = {**os.environ, "BENCH_CEILING_BROKER": broker_url, **IDLE_POLL_ENV}
         for _ in range(WORKER_PROCESSES):
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "dramatiq", "bench.ceiling:setup", "--processes", "1",
-                 "--threads", str(WORKER_THREADS), "--queues", "ceiling", "--path", str(ROOT),
-                 "--worker-timeout", str(IDLE_POLL_MS)],
+                 "--threads", str(WORKER_THREADS), "--queues", "ceiling", "--path", str(ROOT)],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True))
         broker = RedisBroker(url=broker_url)

@@ -216,18 +216,18 @@ class SchedulerX:
             broker.reset()
             self.stop_embedded = start(self.config)
             return
+        from schedulerx_workers.plugin import IDLE_POLL_ENV, dramatiq_args
         env = {**os.environ, "DATABASE_URL": self.config.database_url,
                "BROKER_URL": self.config.broker_url, "SECRET_KEY": self.config.secret_key,
                "SCHEDULERX_DATA_DIR": str(self.config.data_dir),
-               "SCHEDULERX_PLUGINS": "workers,localstorage",
+               "SCHEDULERX_PLUGINS": "workers,localstorage", **IDLE_POLL_ENV,
                **{f"SCHEDULERX_{k}": v for k, v in self.env_settings.items()}}
-        from schedulerx_workers.plugin import dramatiq_args
         logs = open(self.tmp / "processes.log", "a")
         for _ in range(WORKER_PROCESSES):
             # `schedulerx worker`'s own arguments, with the no-op publisher added.
             self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "dramatiq", "--path", str(ROOT),
-                 *dramatiq_args("bench.worker_entry:setup", 1, WORKER_THREADS, 30)],
+                [sys.executable, "-m", "dramatiq",
+                 *dramatiq_args("bench.worker_entry:setup", 1, WORKER_THREADS, 30), "--path", str(ROOT)],
                 cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True))
         self.procs.append(subprocess.Popen(
             [str(Path(sys.executable).with_name("schedulerx")), "clock"],

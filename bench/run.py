@@ -25,8 +25,10 @@ def schedulerx(setup, tmp, db_url, broker, due_of, timeout, **settings) -> dict:
     sx.seed(due)
     sx.start()
     log(f"SchedulerX ({setup}): {len(due)} publications, first due in {min(due) - time.time():.1f}s")
-    ok = sx.wait_published(len(due), timeout + max(due) - time.time())
-    sx.stop()
+    try:
+        ok = sx.wait_published(len(due), timeout + max(due) - time.time())
+    finally:
+        sx.stop()
     out = sx.results()
     out["finished"] = ok
     return out

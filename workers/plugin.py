@@ -8,15 +8,15 @@ import click
 from schedulerx import hookimpl
 
 #: Longest pause between two polls of an idle queue. Dramatiq's default (1 s) adds up
-#: to a second to every tick and every publish when the workers are idle.
-IDLE_POLL_MS = 100
+#: to a second to every tick and every publish when the workers are idle. Dramatiq
+#: reads it from the environment when ``dramatiq.worker`` is first imported.
+IDLE_POLL_ENV = {"dramatiq_worker_timeout": "100"}
 
 
 def dramatiq_args(broker_module: str, processes: int, threads: int, shutdown_timeout: float) -> list[str]:
     """The ``dramatiq`` command line of ``schedulerx worker`` (the benchmarks reuse it)."""
     return [broker_module, "--processes", str(processes), "--threads", str(threads),
-            "--queues", "schedulerx", "--worker-shutdown-timeout", str(int(shutdown_timeout * 1000)),
-            "--worker-timeout", str(IDLE_POLL_MS)]
+            "--queues", "schedulerx", "--worker-shutdown-timeout", str(int(shutdown_timeout * 1000))]
 
 
 @hookimpl
@@ -29,6 +29,9 @@ def register_commands(cli):
                   help="seconds to finish work in hand after SIGTERM")
     def worker(processes, threads, shutdown_timeout):
         """Run Dramatiq worker processes (scaled set-up)."""
+        import os
+        for name, value in IDLE_POLL_ENV.items():  # before dramatiq is imported
+            os.environ.setdefault(name, value)
         from dramatiq.cli import main, make_argument_parser
 
         from schedulerx.config import load_config
