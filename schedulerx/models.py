@@ -173,6 +173,7 @@ class Publication(BaseModel):
             (("status", "due_at"), False),
             (("workspace", "status", "scheduled_at"), False),
             (("account", "scheduled_at"), False),
+            (("workspace", "scheduled_at", "id"), False),  # the list, soonest first
         )
 
 
