@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from . import events, states
+from . import events, oauth, quotas, states
 from .db import database, is_sqlite
 from .models import Account, Heartbeat, Publication, PublishAttempt
 from .publish_context import build_context, publisher_for
@@ -189,11 +189,27 @@ def _fail(pm, pub, attempt, error, **kw) -> bool:
                    error=error, raw=getattr(error, "raw", None), **kw)
 
 
-def _needs_reconnect(pub, error) -> None:
-    Account.update(health="needs_reconnect", health_message=str(error)[:2000],
-                   updated_at=utcnow()).where(Account.id == pub.account_id).execute()
-    events.record(pub.workspace_id, "engine", f"account needs reconnecting: {error}",
-                  level="error", subject=("account", pub.account_id))
+def _needs_reconnect(pm, pub, error) -> None:
+    """Mark the account, say why, and fail its other due publications with the reason."""
+    now = utcnow()
+    reason = f"the account needs reconnecting: {error}"[:5000]
+    with database.atomic():
+        Account.update(health="needs_reconnect", health_message=str(error)[:2000],
+                       updated_at=now).where(Account.id == pub.account_id).execute()
+        events.record(pub.workspace_id, "engine", f"account needs reconnecting: {error}",
+                      level="error", subject=("account", pub.account_id))
+        due = list(Publication.select(Publication.id, Publication.status).where(
+            Publication.account == pub.account_id, Publication.id != pub.id,
+            Publication.status.in_((states.SCHEDULED, states.RETRY_WAIT)), Publication.due_at <= now))
+        for row in due:
+            n = (Publication.update(status=states.FAILED, due_at=None, next_attempt_at=None,
+                                    updated_at=now, error_code="needs_reconnect", error_message=reason)
+                 .where(Publication.id == row.id, Publication.status == row.status).execute())
+            if n:
+                events.record(pub.workspace_id, "engine", f"failed: {reason}", level="error",
+                              subject=("publication", row.id))
+    for row in due:
+        events.notify_status_changed(pm, row.id, row.status, states.FAILED)
 
 
 def publish(pm, config, pub_id: int, claim: str) -> str | None:
@@ -210,16 +226,39 @@ def publish(pm, config, pub_id: int, claim: str) -> str | None:
             f"the account is {health.replace('_', ' ')}; reconnect it, then retry", code=health))
         return states.FAILED
     try:
-        ctx = build_context(config, pm, pub)
         publisher = publisher_for(config, pm, pub)
     except Exception as exc:  # nothing was sent: safe to fail plainly
         _fail(pm, pub, attempt, PermanentError(f"cannot prepare the post: {exc}", code="prepare"))
         return states.FAILED
     try:
+        # Before anything is sent: a token close to expiry is refreshed, a spent quota waits.
+        oauth.ensure_fresh(config, pm, pub.account_id)
+        ctx = build_context(config, pm, pub)
+        costs = publisher.quota_cost(ctx.media)
+        spent = quotas.exceeded_now(publisher, Account.get_by_id(pub.account_id), costs)
+        if spent is not None:
+            raise RateLimited(spent[0], retry_after=spent[1], code="quota_exceeded")
+    except AuthError as exc:
+        _fail(pm, pub, attempt, exc)
+        _needs_reconnect(pm, pub, exc)
+        return states.FAILED
+    except RateLimited as exc:
+        _retry_or_fail(pm, pub, attempt, exc, retry_after=exc.retry_after)
+        return Publication.get_by_id(pub_id).status
+    except TemporaryError as exc:
+        _retry_or_fail(pm, pub, attempt, exc)
+        return Publication.get_by_id(pub_id).status
+    except Exception as exc:  # nothing was sent: safe to fail plainly
+        _fail(pm, pub, attempt, PermanentError(f"cannot prepare the post: {exc}", code="prepare"))
+        return states.FAILED
+    if publisher.oauth is not None:
+        ctx.refresh_credentials = lambda: oauth.ensure_fresh(
+            config, pm, pub.account_id, rejected=ctx.credentials.get("access_token"))
+    try:
         result = publisher.publish(ctx)
     except AuthError as exc:
         _fail(pm, pub, attempt, exc)
-        _needs_reconnect(pub, exc)
+        _needs_reconnect(pm, pub, exc)
         return states.FAILED
     except PermanentError as exc:
         _fail(pm, pub, attempt, exc)
@@ -238,7 +277,8 @@ def publish(pm, config, pub_id: int, claim: str) -> str | None:
                                 error_message=f"{type(exc).__name__}: {exc}"[:5000]),
                 error=exc)
         return reconcile(pm, config, pub_id)
-    _published(pm, pub, attempt, result)
+    if _published(pm, pub, attempt, result):
+        quotas.spend(pub.account_id, costs)
     return states.PUBLISHED
 
 
@@ -250,13 +290,18 @@ def reconcile(pm, config, pub_id: int) -> str:
     only_unknown = dict(from_states=(states.UNKNOWN,))
     try:
         publisher = publisher_for(config, pm, pub)
-        found = publisher.reconcile(build_context(config, pm, pub))
+        if publisher.can_look_up:
+            oauth.ensure_fresh(config, pm, pub.account_id)
+            found = publisher.reconcile(build_context(config, pm, pub))
+        else:
+            found = None  # the platform cannot be asked: only idempotency can make a retry safe
     except Exception as exc:
         events.record(pub.workspace_id, "engine", f"reconcile failed: {exc}; waiting for you",
                       level="warning", subject=("publication", pub_id))
         return states.UNKNOWN
     if isinstance(found, PublishResult):
-        _published(pm, pub, None, found, **only_unknown)
+        if _published(pm, pub, None, found, **only_unknown):
+            quotas.spend(pub.account_id, publisher.quota_cost([]))
     elif found is False or (found is None and publisher.idempotent):
         # Not on the platform, or the platform drops a duplicate: a retry is safe.
         why = TemporaryError("not found on the platform after an unknown outcome"

@@ -36,3 +36,9 @@ class Forbidden(SchedulerXError):
 class Unauthorized(SchedulerXError):
     status = 401
     code = "unauthorized"
+
+
+class UpstreamError(SchedulerXError):
+    """A platform could not be reached or answered in a way we cannot use."""
+    status = 502
+    code = "platform_error"

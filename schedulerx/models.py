@@ -58,9 +58,15 @@ class Account(BaseModel):
     workspace = pw.ForeignKeyField(Workspace, backref="accounts", on_delete="CASCADE")
     platform = pw.CharField(max_length=64)
     display_name = pw.CharField(max_length=200)
-    credentials = pw.TextField(default="")  # Fernet-encrypted JSON (see secrets.py)
+    credentials = pw.TextField(default="")  # Fernet-encrypted JSON (see crypto.py)
     settings = JSONField(default=dict)  # non-secret settings, validated by the plugin schema
+    # What the platform told us when connecting (remote user id, handle, instance limits).
+    platform_info = JSONField(default=dict)
     token_expires_at = pw.DateTimeField(null=True)
+    # Who is refreshing the OAuth token now, and until when (see oauth.ensure_fresh):
+    # a compare-and-set lease, so two workers never spend one single-use refresh token.
+    refresh_lock = pw.CharField(max_length=32, null=True)
+    refresh_lock_until = pw.DateTimeField(null=True)
     health = pw.CharField(max_length=24, default="connected")  # connected / needs_reconnect / disabled
     health_message = pw.TextField(default="")
     slots = JSONField(default=list)  # [{"weekday": 0-6, "time": "HH:MM"}] local wall time
@@ -247,6 +253,48 @@ class Event(BaseModel):
         )
 
 
+class OAuthState(BaseModel):
+    """A started OAuth authorization: single use, bound to the user and workspace that began it."""
+    state = pw.CharField(max_length=64, unique=True)
+    workspace = pw.ForeignKeyField(Workspace, on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, on_delete="CASCADE")
+    platform = pw.CharField(max_length=64)
+    account = pw.ForeignKeyField(Account, null=True, on_delete="CASCADE")  # set on a reconnect
+    code_verifier = pw.TextField(default="")  # Fernet-encrypted (PKCE)
+    redirect_uri = pw.TextField()
+    display_name = pw.CharField(max_length=200, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+
+    class Meta:
+        table_name = "oauth_state"
+
+
+class QuotaUsage(BaseModel):
+    """Units of a platform quota an account spent on one UTC day."""
+    account = pw.ForeignKeyField(Account, backref="quota_usage", on_delete="CASCADE")
+    day = pw.DateField()
+    unit = pw.CharField(max_length=64)
+    used = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("account", "day", "unit"), True),)
+
+
+class PublicationMetrics(BaseModel):
+    """One reading of a published post's numbers (a time series, for analytics)."""
+    publication = pw.ForeignKeyField(Publication, backref="metrics", on_delete="CASCADE")
+    fetched_at = pw.DateTimeField(default=utcnow)
+    views = pw.BigIntegerField(null=True)
+    likes = pw.BigIntegerField(null=True)
+    comments = pw.BigIntegerField(null=True)
+    shares = pw.BigIntegerField(null=True)
+    raw = JSONField(default=dict)
+
+    class Meta:
+        indexes = ((("publication", "fetched_at"), False),)
+
+
 class Heartbeat(BaseModel):
     """Liveness of the clock, the tick and each worker process."""
     name = pw.CharField(max_length=200, unique=True)
@@ -261,5 +309,5 @@ class Heartbeat(BaseModel):
 ALL_MODELS = [
     Workspace, User, Membership, ApiToken, Account, MediaAsset, Post, Variant,
     Schedule, Occurrence, Publication, PublishAttempt, PromptTemplate,
-    PipelineRun, StageRun, Event, Heartbeat,
+    PipelineRun, StageRun, Event, Heartbeat, OAuthState, QuotaUsage, PublicationMetrics,
 ]

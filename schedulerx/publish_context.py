@@ -36,7 +36,8 @@ def media_items(config, pm, asset_ids: list[int], workspace_id: int) -> list[Med
             id=asset.id, filename=asset.filename, mime=asset.mime, size=asset.size,
             path=storage.local_path(asset.storage_key),
             url=f"{config.public_base_url}/api/v1/media/{asset.id}/content",
-            open=lambda s=storage, k=asset.storage_key: s.open(k)))
+            open=lambda s=storage, k=asset.storage_key: s.open(k),
+            width=asset.width, height=asset.height, duration=asset.duration))
     return items
 
 
@@ -55,4 +56,5 @@ def build_context(config, pm, pub: Publication) -> PublishContext:
         options=dict(variant.options if variant else {}),
         scheduled_at=pub.scheduled_at, base_url=config.public_base_url,
         data_dir=str(config.data_dir), remote_id=pub.remote_id,
+        account_info=dict(account.platform_info or {}),
     )
