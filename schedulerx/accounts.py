@@ -6,8 +6,9 @@ import marshmallow
 from . import events, states
 from .crypto import decrypt_json, encrypt_json
 from .db import database
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, NotFound, UpstreamError, ValidationError
 from .models import Account, Publication
+from .publishers import Connection, Publisher, PublishError, TemporaryError
 from .timeutil import is_zone, utcnow
 
 HEALTH = ("connected", "needs_reconnect", "disabled")
@@ -38,16 +39,37 @@ def _split_settings(publisher_cls, settings: dict) -> tuple[dict, dict]:
     return loaded, secret
 
 
-def create(config, pm, workspace_id: int, *, platform: str, display_name: str,
+def check_connection(config, publisher_cls, plain: dict, secret: dict) -> Connection | None:
+    """Ask the platform whether the settings work (``Publisher.check_connection``)."""
+    label = publisher_cls.descriptor.label
+    try:
+        return publisher_cls(config).check_connection(plain, secret)
+    except TemporaryError as exc:
+        raise UpstreamError(f"{label} could not be reached to check the account: {exc}") from exc
+    except PublishError as exc:
+        raise ValidationError(f"{label} refused these settings: {exc}",
+                              errors={"settings": {"_": [str(exc)]}}) from exc
+
+
+def create(config, pm, workspace_id: int, *, platform: str, display_name: str = "",
            settings: dict | None = None, timezone: str | None = None) -> Account:
+    """Connect an account with settings (tokens, app passwords …); OAuth platforms use ``oauth``."""
     publisher_cls = pm.publisher(platform)
-    if not (display_name or "").strip():
-        raise ValidationError("display_name is required", field="display_name")
+    if publisher_cls.oauth is not None:
+        raise ValidationError(f"{publisher_cls.descriptor.label} accounts connect through "
+                              f"{publisher_cls.descriptor.label}'s sign-in: use "
+                              f"/accounts/connect/{platform}", field="platform")
     if timezone is not None and not is_zone(timezone):
         raise ValidationError(f"unknown IANA timezone {timezone!r}", field="timezone")
     plain, secret = _split_settings(publisher_cls, settings or {})
-    return Account.create(workspace=workspace_id, platform=platform,
-                          display_name=display_name.strip(), settings=plain,
+    if not (display_name or "").strip() and publisher_cls.check_connection is Publisher.check_connection:
+        raise ValidationError("display_name is required", field="display_name")
+    conn = check_connection(config, publisher_cls, plain, secret)
+    name = (display_name or "").strip() or (conn.display_name if conn else "") or ""
+    if not name:
+        raise ValidationError("display_name is required", field="display_name")
+    return Account.create(workspace=workspace_id, platform=platform, display_name=name[:200],
+                          settings=plain, platform_info=dict(conn.info) if conn else {},
                           credentials=encrypt_json(config.secret_key, secret), timezone=timezone)
 
 
@@ -71,8 +93,16 @@ def update(config, pm, account: Account, *, display_name=None, settings=None, ti
         stored = decrypt_json(config.secret_key, account.credentials)
         merged = {**stored, **(account.settings or {}), **settings}
         plain, secret = _split_settings(publisher_cls, merged)
+        secret = {**stored, **secret}
+        # New settings are checked with the platform; a good check is a reconnect.
+        conn = check_connection(config, publisher_cls, plain, secret)
+        if conn is not None:
+            account.platform_info = {**(account.platform_info or {}), **conn.info}
+        new_secret = any(k in settings for k in publisher_cls.secret_fields)
+        if (conn is not None or new_secret) and account.health == "needs_reconnect" and health is None:
+            account.health, account.health_message = "connected", ""
         account.settings = plain
-        account.credentials = encrypt_json(config.secret_key, {**stored, **secret})
+        account.credentials = encrypt_json(config.secret_key, secret)
     account.updated_at = utcnow()
     account.save()
     return account

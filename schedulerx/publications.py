@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from . import events, states
+from . import events, quotas, states
 from .db import database
 from .errors import Conflict, NotFound, ValidationError
 from .models import Account, Post, Publication, PublishAttempt
@@ -35,14 +35,47 @@ def _check_time(at: datetime) -> datetime:
     return stored
 
 
-def validate_for(config, pm, post: Post, account: Account) -> list[str]:
-    """Problems the account's platform would reject the post for."""
+def validate_for(config, pm, post: Post, account: Account, at: datetime | None = None) -> list[str]:
+    """Problems the account's platform would reject the post for; with ``at``, its quotas too."""
     publisher = pm.publisher(account.platform)(config)
     variant = pick_variant(post, account)
     title = variant.title if variant and variant.title is not None else post.title
     body = variant.body if variant and variant.body is not None else post.body
     items = media_items(config, pm, list(post.media or []), post.workspace_id)
-    return publisher.validate(title, body, items, dict(account.settings or {}))
+    problems = publisher.validate(title, body, items, dict(account.settings or {}),
+                                  info=dict(account.platform_info or {}), tags=list(post.tags or []))
+    if at is not None and publisher.quotas:
+        problems += quotas.problems_for(publisher, account, to_storage(at).date(),
+                                        publisher.quota_cost(items))
+    return problems
+
+
+def _accounts(workspace_id: int, account_ids: list[int]) -> dict[int, Account]:
+    accounts = {a.id: a for a in Account.select().where(
+        Account.id.in_(account_ids), Account.workspace == workspace_id)}
+    missing = [a for a in account_ids if a not in accounts]
+    if missing:
+        raise ValidationError(f"unknown accounts: {missing}", field="account_ids")
+    return accounts
+
+
+def check(config, pm, post: Post, accounts: list[Account], at: datetime | None = None) -> dict:
+    """{account id: problems} for the accounts the post does not fit (at ``at``, for quotas)."""
+    problems = {}
+    for acc in accounts:
+        if acc.health == "disabled":
+            problems[str(acc.id)] = ["the account is disabled"]
+            continue
+        found = validate_for(config, pm, post, acc, at)
+        if found:
+            problems[str(acc.id)] = found
+    return problems
+
+
+def check_ids(config, pm, workspace_id: int, post: Post, account_ids: list[int],
+              at: datetime | None = None) -> dict:
+    """``check`` for account ids of the workspace (422 for an unknown one)."""
+    return check(config, pm, post, list(_accounts(workspace_id, account_ids).values()), at)
 
 
 def schedule(config, pm, workspace_id: int, post: Post, account_ids: list[int], at: datetime,
@@ -53,19 +86,8 @@ def schedule(config, pm, workspace_id: int, post: Post, account_ids: list[int], 
     if len(set(account_ids)) != len(account_ids):
         raise ValidationError("an account is listed twice", field="account_ids")
     stored_at = _check_time(at)
-    accounts = {a.id: a for a in Account.select().where(
-        Account.id.in_(account_ids), Account.workspace == workspace_id)}
-    missing = [a for a in account_ids if a not in accounts]
-    if missing:
-        raise ValidationError(f"unknown accounts: {missing}", field="account_ids")
-    problems = {}
-    for acc in accounts.values():
-        if acc.health == "disabled":
-            problems[str(acc.id)] = ["the account is disabled"]
-            continue
-        found = validate_for(config, pm, post, acc)
-        if found:
-            problems[str(acc.id)] = found
+    accounts = _accounts(workspace_id, account_ids)
+    problems = check(config, pm, post, list(accounts.values()), at)
     if problems:
         raise ValidationError("the post does not fit these accounts", errors={"accounts": problems})
     created = []
