@@ -274,7 +274,7 @@ class Publisher:
         if lim.text_max is not None:
             n = self.text_length(body)
             if n > lim.text_max:
-                problems.append(f"text is {n} characters as {label} counts them; it allows {lim.text_max}")
+                problems.append(f"text is {n} characters; {label} allows {lim.text_max}")
         if lim.text_max_bytes is not None and len(body.encode()) > lim.text_max_bytes:
             problems.append(f"text is {len(body.encode())} bytes; {label} allows {lim.text_max_bytes}")
         if lim.title_max is not None and len(title) > lim.title_max:
