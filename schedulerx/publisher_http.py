@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -36,11 +37,21 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def reset_at_seconds(value: str | None) -> float | None:
-    """A reset header holding a Unix time (``x-rate-limit-reset``) as seconds from now."""
+    """A reset header as seconds from now: a Unix time (X's ``x-rate-limit-reset``) or an
+    ISO 8601 time (Mastodon's ``X-RateLimit-Reset``)."""
+    if not value:
+        return None
     try:
-        return max(0.0, float(value) - time.time()) if value else None
+        return max(0.0, float(value) - time.time())
+    except ValueError:
+        pass
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return max(0.0, at.timestamp() - time.time())
 
 
 def wait_of(response: httpx.Response) -> float | None:

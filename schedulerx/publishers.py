@@ -307,11 +307,9 @@ class Publisher:
                 if limit is not None and m.size > limit:
                     problems.append(f"{m.filename}: {m.size} bytes; {label} allows {limit}")
                     break
-            if m.kind == "video" and lim.video_max_seconds is not None:
-                if m.duration is None:
-                    problems.append(f"{m.filename}: the video's duration is not known yet; "
-                                    f"{label} allows {lim.video_max_seconds:g} s")
-                elif m.duration > lim.video_max_seconds:
+            # A duration not probed yet (no media pipeline ran) is not held against the post.
+            if m.kind == "video" and lim.video_max_seconds is not None and m.duration is not None:
+                if m.duration > lim.video_max_seconds:
                     problems.append(f"{m.filename}: {m.duration:g} s; {label} allows "
                                     f"{lim.video_max_seconds:g} s")
         return problems
