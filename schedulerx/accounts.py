@@ -91,7 +91,9 @@ def update(config, pm, account: Account, *, display_name=None, settings=None, ti
         publisher_cls = pm.publisher(account.platform)
         # A secret left out keeps its stored value: a reconnect never erases a refresh token.
         stored = decrypt_json(config.secret_key, account.credentials)
-        merged = {**stored, **(account.settings or {}), **settings}
+        # Only the schema's own secrets go through the schema; OAuth tokens stay as they are.
+        kept = {k: v for k, v in stored.items() if k in publisher_cls.secret_fields}
+        merged = {**kept, **(account.settings or {}), **settings}
         plain, secret = _split_settings(publisher_cls, merged)
         secret = {**stored, **secret}
         # New settings are checked with the platform; a good check is a reconnect.

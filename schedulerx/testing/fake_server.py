@@ -244,6 +244,8 @@ class OAuthFake:
     access_token_ttl = 7200
     scopes_required: tuple[str, ...] = ()
     rotate_refresh_tokens = True
+    #: False: the code exchange sends no refresh token (as some platforms do on a reconnect)
+    refresh_token_on_code = True
 
     def oauth_init(self):
         self.codes: dict[str, dict] = {}
@@ -308,7 +310,10 @@ class OAuthFake:
                 challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
                 if challenge != entry["challenge"]:
                     return Answer(400, {"error": "invalid_grant", "error_description": "PKCE verification failed"})
-                return Answer(200, self.issue())
+                issued = self.issue()
+                if not self.refresh_token_on_code:
+                    self.refresh_tokens.discard(issued.pop("refresh_token"))
+                return Answer(200, issued)
             if grant == "refresh_token":
                 token = form.get("refresh_token", "")
                 if token not in self.refresh_tokens:

@@ -1,7 +1,8 @@
 """The publisher contract: the checks every SchedulerX publisher must pass, against its own fake.
 
 Subclass ``PublisherContract`` in a test module (the class name must start with
-``Test``), say which publisher it checks and give a running fake::
+``Test``), say which publisher it checks and give a running fake (subclass
+``PublisherHarness`` instead for a platform's own extra tests on the same set-up)::
 
     from schedulerx.testing.publisher_contract import PublisherContract
 
@@ -98,8 +99,8 @@ class Harness:
                                                         Event.subject_id == subject_id)]
 
 
-class PublisherContract:
-    """Inherit it; give ``publisher``, ``media_kinds``, a ``fake`` fixture and the settings."""
+class PublisherHarness:
+    """The set-up without the checks: subclass it for a platform's own tests on the same harness."""
 
     publisher: ClassVar[type[Publisher]]
     #: which media the platform takes: "image", "video" (each is published once in a test)
@@ -160,6 +161,11 @@ class PublisherContract:
         back = parse_qs(urlsplit(answer.headers["Location"]).query)
         return oauth.complete(rt.config, rt.pm, workspace_id=ws.id, user_id=user.id, platform=name,
                               state=back["state"][0], code=back["code"][0])
+
+
+
+class PublisherContract(PublisherHarness):
+    """Inherit it; give ``publisher``, ``media_kinds``, a ``fake`` fixture and the settings."""
 
     # --- the checks ---------------------------------------------------------------
 

@@ -37,6 +37,7 @@ class MastodonFake(FakePlatform):
         self.media: dict[str, dict] = {}
         self.by_key: dict[str, dict] = {}  # Idempotency-Key → status
         self.statuses: list[dict] = []
+        self.keys_seen: list[str | None] = []  # Idempotency-Key of every status request
 
     # --- helpers -------------------------------------------------------------
 
@@ -117,6 +118,8 @@ class MastodonFake(FakePlatform):
         if (problem := self._auth(req)):
             return problem
         key = req.headers.get("Idempotency-Key")
+        with self.lock:
+            self.keys_seen.append(key)
         if not key:
             return Answer(400, {"error": "this fake requires an Idempotency-Key on every status"})
         with self.lock:
