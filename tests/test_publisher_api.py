@@ -292,3 +292,14 @@ def test_platforms_describe_connect_style_lookup_and_quotas(api):
     assert found["x"]["quotas"][0]["setting"] == "daily_post_limit"
     assert (found["mastodon"]["connect"], found["mastodon"]["idempotent"]) == ("settings", True)
     assert found["mastodon"]["metrics"] is True
+
+
+def test_sign_in_button_runs_the_flow_from_the_page(client, owner, x_fake):
+    login(client)
+    html = client.get("/accounts").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    assert client.post("/accounts/connect/x", data={"oauth_display_name": "Brand"}).status_code == 400  # no CSRF
+    go = client.post("/accounts/connect/x", data={"csrf_token": token, "oauth_display_name": "Brand"})
+    assert go.status_code == 302 and go.headers["Location"].startswith(f"{x_fake.url}/i/oauth2/authorize?")
+    assert client.get(authorize(go.headers["Location"])).status_code == 302
+    assert Account.get().display_name == "Brand"

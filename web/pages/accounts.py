@@ -119,7 +119,7 @@ def _start_oauth(platform: str, account_id: int | None = None):
     try:
         url, _row = oauth.begin(r.config, r.pm, workspace_id=g.workspace.id, user_id=g.user.id,
                                 platform=platform, account_id=account_id,
-                                display_name=request.form.get("display_name", ""))
+                                display_name=request.form.get("oauth_display_name", ""))
     except SchedulerXError as exc:
         return _render(exc, request.form)
     return redirect(url)
