@@ -181,6 +181,8 @@ def test_a_failed_fill_keeps_the_reservation(api, testpub):
 @pytest.mark.parametrize("path, query", [
     ("/calendar", {"view": "year"}),
     ("/calendar", {"date": "2030-13-01"}),
+    ("/calendar", {"date": "9999-12-31", "view": "month"}),
+    ("/calendar/suggestions", {"start": "9999-12-30T00:00:00Z"}),
     ("/calendar", {"account_id": 999999}),
     ("/calendar/conflicts", {"start": "2030-01-01T00:00Z", "end": "2029-01-01T00:00Z"}),
     ("/calendar/conflicts", {"start": "2030-01-01T00:00Z", "end": "2031-01-01T00:00Z"}),

@@ -210,6 +210,8 @@ def test_queue_bad_input(api, other_api, testpub):
     assert_error(api.get(f"/queue/accounts/{a['id']}/check"), 422)
     assert_error(api.get(f"/queue/accounts/{a['id']}/check", query_string={"at": "soon"}), 422)
     assert_error(api.get(f"/queue/accounts/{a['id']}/next-slot", query_string={"after": "x"}), 422)
+    assert_error(api.get(f"/queue/accounts/{a['id']}/next-slot",
+                         query_string={"after": "9999-12-31T23:59:59"}), 422)
     assert_error(api.post("/queue/spread", json={"post_ids": [post["id"]], "account_ids": [a["id"]],
                                                  "start": "2030-01-02T00:00", "end": "2030-01-01T00:00"}), 422)
     # Another workspace sees none of it.

@@ -1,7 +1,7 @@
 """The content calendar: views, conflicts, suggestions, gaps and reservations."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import marshmallow as ma
 from flask import g
@@ -11,7 +11,7 @@ from webargs.fields import DelimitedList
 
 from schedulerx import calendar, posts
 from schedulerx.models import Reservation
-from schedulerx.timeutil import from_storage, utcnow, zone
+from schedulerx.timeutil import MAX_YEAR, MIN_YEAR, from_storage, utcnow, zone
 
 from ..app import runtime
 from ..pagination import PageArgs, page_schema, paginate
@@ -22,9 +22,14 @@ blp = Blueprint("calendar", __name__, description="Content calendar")
 blp.url_prefix_name = "calendar"
 
 
+def _day(**kw):
+    """A calendar date within the years times are accepted in (see timeutil)."""
+    return ma.fields.Date(validate=ma.validate.Range(min=date(MIN_YEAR, 1, 2), max=date(MAX_YEAR, 12, 1)), **kw)
+
+
 class ViewArgs(ma.Schema):
     view = ma.fields.String(load_default="week", validate=ma.validate.OneOf(calendar.VIEWS))
-    date = ma.fields.Date(metadata={"description": "a day inside the view; default today"})
+    date = _day(metadata={"description": "a day inside the view; default today"})
     account_id = ma.fields.Integer(metadata={"description": "one account, in its own timezone"})
 
 
@@ -118,8 +123,8 @@ class SuggestionSchema(ma.Schema):
 
 
 class GapArgs(ma.Schema):
-    start = ma.fields.Date(metadata={"description": "first local day; default today"})
-    end = ma.fields.Date(metadata={"description": "last local day; default start + 13 days"})
+    start = _day(metadata={"description": "first local day; default today"})
+    end = _day(metadata={"description": "last local day; default start + 13 days"})
     account_id = ma.fields.Integer()
 
 
