@@ -55,13 +55,13 @@ class ScheduleSchema(ma.Schema):
         "description": "overrides the account's default retry policy"})
 
 
-class CheckSchema(ma.Schema):
+class PostCheckSchema(ma.Schema):
     account_ids = ma.fields.List(ma.fields.Integer(strict=True), required=True,
                                  validate=ma.validate.Length(min=1, max=100))
     scheduled_at = WhenField(metadata={"description": "with a time, daily quotas are checked too"})
 
 
-class CheckResultSchema(ma.Schema):
+class PostCheckResultSchema(ma.Schema):
     ok = ma.fields.Boolean()
     accounts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
                               metadata={"description": "account id → problems; accounts that fit are absent"})
@@ -139,8 +139,8 @@ class SchedulePost(MethodView):
 
 @blp.route("/<int:post_id>/check")
 class CheckPost(MethodView):
-    @blp.arguments(CheckSchema)
-    @blp.response(200, CheckResultSchema)
+    @blp.arguments(PostCheckSchema)
+    @blp.response(200, PostCheckResultSchema)
     def post(self, data, post_id):
         """What would stop the post on these accounts (text length as each platform counts it,
         media, hashtags, daily quotas), without scheduling anything. Scheduling answers 422
