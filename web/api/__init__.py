@@ -13,7 +13,7 @@ from .schemas import ErrorSchema, UTCDateTime
 
 #: Resource modules; each defines ``blp``.
 RESOURCES = ("health", "status", "tokens", "media", "posts", "publications", "accounts",
-             "platforms", "events")
+             "platforms", "events", "ai")
 
 
 class SchedulerXApi(Api):
