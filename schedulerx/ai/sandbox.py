@@ -90,7 +90,9 @@ def render(body: str, variables: dict) -> Rendered:
         raise TemplateProblem(f"the template tried something the sandbox forbids: {exc}",
                               field="body")
     except UndefinedError as exc:
-        raise TemplateProblem(f"unknown variable or attribute: {exc.message}", field="body")
+        hint = (" (media, post, platform and persona can be none: guard them with "
+                "{% if persona %}…{% endif %})" if "'None' has no attribute" in str(exc.message) else "")
+        raise TemplateProblem(f"unknown variable or attribute: {exc.message}{hint}", field="body")
     except TemplateError as exc:
         raise TemplateProblem(f"the template cannot be rendered: {exc}", field="body")
     except (TypeError, ValueError, ArithmeticError, LookupError, OverflowError) as exc:

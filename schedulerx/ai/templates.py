@@ -55,11 +55,14 @@ def builtin(purpose: str) -> dict:
             "persona_id": None, "is_active": True, "version": 0, "builtin": True}
 
 
-def check_body(body: str, purpose: str) -> None:
-    """Render with sample variables: refuse what cannot render (422 with the reason)."""
+def check_body(body: str, purpose: str, persona_id: int | None = None) -> None:
+    """Render with sample variables (and the template's persona): refuse what cannot render."""
     if not (body or "").strip():
         raise ValidationError("the template is empty", field="body")
-    sandbox.render(body, variables.sample(purpose))
+    values = variables.sample(purpose)
+    if persona_id is not None:
+        values["persona"] = variables.persona_dict(Persona.get_or_none(Persona.id == persona_id))
+    sandbox.render(body, values)
 
 
 def _check_fields(workspace_id: int, fields: dict) -> dict:
@@ -96,7 +99,7 @@ def create(workspace_id: int, *, name: str, purpose: str, body: str, provider: s
     check_purpose(purpose)
     fields = _check_fields(workspace_id, {"name": name, "persona_id": persona_id,
                                           "params": params or {}})
-    check_body(body, purpose)
+    check_body(body, purpose, persona_id)
     with database.atomic():
         now = utcnow()
         t = PromptTemplate.create(workspace=workspace_id, purpose=purpose, body=body,
@@ -114,9 +117,11 @@ EDITABLE = ("name", "body", "provider", "model", "params", "persona_id")
 def update(template: PromptTemplate, **changes) -> PromptTemplate:
     """Apply changes as a new version; an edit that changes nothing keeps the version."""
     changes = _check_fields(template.workspace_id,
-                            {k: v for k, v in changes.items() if k in EDITABLE})
-    if "body" in changes:
-        check_body(changes["body"], template.purpose)
+                            {k: ("" if v is None and k in ("provider", "model") else v)
+                             for k, v in changes.items() if k in EDITABLE})
+    if "body" in changes or "persona_id" in changes:
+        check_body(changes.get("body", template.body), template.purpose,
+                   changes.get("persona_id", template.persona_id))
     with database.atomic():
         # The row lock orders concurrent edits: each gets its own version number.
         if not is_sqlite():
@@ -124,8 +129,7 @@ def update(template: PromptTemplate, **changes) -> PromptTemplate:
                         .for_update().get())
         else:
             template = PromptTemplate.get_by_id(template.id)
-        changed = {k: v if v is not None or k == "persona_id" else "" for k, v in changes.items()
-                   if getattr(template, k) != v}
+        changed = {k: v for k, v in changes.items() if getattr(template, k) != v}
         if not changed:
             return template
         for k, v in changed.items():
