@@ -174,7 +174,9 @@ class FakeAnthropic(_Server):
         return {"type": "error", "error": {"type": kind, "message": message}}
 
     def check(self, headers, body):
-        if headers.get("x-api-key") != self.key:
+        # The key comes as x-api-key or, from newer SDKs, as a bearer token.
+        if self.key not in (headers.get("x-api-key"), (headers.get("Authorization") or "")[7:]) \
+                or (headers.get("Authorization") and not headers["Authorization"].startswith("Bearer ")):
             return 401, "invalid x-api-key"
         if not headers.get("anthropic-version"):
             return 400, "anthropic-version header is required"

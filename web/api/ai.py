@@ -247,8 +247,8 @@ class CallSchema(ma.Schema):
 
 
 class CallListArgs(PageArgs):
-    job_id = ma.fields.Integer(**_id)
-    template_id = ma.fields.Integer(**_id)
+    job_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    template_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
     status = ma.fields.String(validate=ma.validate.OneOf(["ok", "invalid", "error"]))
 
 
