@@ -30,6 +30,7 @@ Write the title, description and hashtags of a social media post.
 Start from this draft of the description and improve it:
 {% block description %}{% if media and media.type == "video" %}New video: {{ title_hint }}. Watch it, try it yourself and ask your questions in the comments.{% elif media and media.type == "image" %}New picture: {{ title_hint }}.{% else %}{{ title_hint }}.{% endif %}{% endblock %}
 
+
 The title is short and specific; the description is one or two sentences; give 3 to 8
 hashtags without the # sign, most relevant first.
 """,
@@ -38,6 +39,7 @@ Write a caption for a social media post, and hashtags for it.
 """ + _CONTEXT + """
 Start from this draft:
 {% block caption %}{{ title_hint }}{% if media and media.type == "video" %} — watch now{% endif %}.{% endblock %}
+
 
 Give 3 to 8 hashtags without the # sign, most relevant first.
 """,
