@@ -11,8 +11,6 @@ from schedulerx.models import AICall
 
 from .ai_fakes import FakeAnthropic
 
-pytest.importorskip("anthropic", reason="the anthropic extra is part of the test extra")
-
 
 @pytest.fixture
 def fake():

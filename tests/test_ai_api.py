@@ -237,3 +237,18 @@ def test_limits_respected_for_every_platform_through_the_api(api):
         if lim["text_max"] is not None:
             assert measure(v["body"], g) <= lim["text_max"]
         assert measure(v["title"], g) <= (lim["title_max"] or 500)
+
+
+def test_generate_post_gives_fields_for_a_new_post(rt, owner):
+    from schedulerx import posts
+    from schedulerx.ai.generation import generate_post
+    ws = owner[1]
+    gp = generate_post(rt.config, rt.pm, ws.id, topic="Weekly tip: list comprehensions in Python",
+                       platforms=["localfeed", "webhook"])
+    assert gp.title == "Weekly Tip: List Comprehensions in Python"
+    assert gp.body.startswith("Weekly Tip: List Comprehensions in Python.") and "#" in gp.body
+    assert [v["platform"] for v in gp.variants] == ["localfeed", "webhook"]
+    assert gp.tags and all(f"#{t}" in gp.body for t in gp.tags)
+    post = posts.create(ws.id, **gp.post_fields())
+    assert post.ai_metadata["provider"] == "offline"
+    assert {v.platform for v in post.variants} == {"localfeed", "webhook"}
