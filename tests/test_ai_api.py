@@ -252,3 +252,16 @@ def test_generate_post_gives_fields_for_a_new_post(rt, owner):
     post = posts.create(ws.id, **gp.post_fields())
     assert post.ai_metadata["provider"] == "offline"
     assert {v.platform for v in post.variants} == {"localfeed", "webhook"}
+
+
+def test_test_prompt_tries_an_unsaved_edit_with_the_templates_settings(api):
+    coach = api.post("/ai/personas", json={"preset": "coach"}).json
+    t = make_template(api, persona_id=coach["id"])
+    r = api.post("/ai/test-prompt", json={"template_id": t["id"],
+                                          "body": "{% block description %}{{ persona.name }}!{% endblock %}"})
+    assert r.status_code == 200, r.json
+    assert r.json["output"]["description"] == "Coach!" and r.json["template"]["version"] is None
+    assert r.json["prompt"] == "Coach!" and r.json["blocks"] == {"description": "Coach!"}
+    assert AICall.get_by_id(r.json["call_id"]).template is None  # not the saved version
+    saved = api.post("/ai/test-prompt", json={"template_id": t["id"]}).json
+    assert saved["template"]["version"] == 1 and saved["output"]["description"].startswith("Learn ")

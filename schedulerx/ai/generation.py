@@ -130,17 +130,22 @@ def prepare(config, pm, workspace_id: int, *, purpose: str = "metadata", topic: 
     """
     templates.check_purpose(purpose)
     prefs = provider_settings.preferences(Workspace.get_by_id(workspace_id))
-    template = None
-    if body is None:
-        template = (templates.get(workspace_id, template_id) if template_id is not None
-                    else templates.active(workspace_id, purpose))
-        if template is not None and template.purpose != purpose:
-            raise ValidationError(f"template {template.id} is for {template.purpose}, not {purpose}",
-                                  field="template_id")
+    if template_id is not None:
+        template = templates.get(workspace_id, template_id)
+    else:
+        template = templates.active(workspace_id, purpose) if body is None else None
+    if template is not None and template.purpose != purpose:
+        raise ValidationError(f"template {template.id} is for {template.purpose}, not {purpose}",
+                              field="template_id")
+    edited = body is not None and (template is None or body != template.body)
     text = body if body is not None else (template.body if template else templates.builtin(purpose)["body"])
-    info = ({"id": template.id, "name": template.name, "version": template.version, "builtin": False}
-            if template else {"id": None, "name": "(unsaved)" if body is not None
-                              else f"Built-in {purpose}", "version": None, "builtin": body is None})
+    if template is None:
+        info = {"id": None, "name": "(unsaved)" if edited else f"Built-in {purpose}",
+                "version": None, "builtin": not edited}
+    else:
+        # An unsaved edit of a saved template is not that template's version.
+        info = {"id": template.id, "name": template.name,
+                "version": None if edited else template.version, "builtin": False}
     # The persona: asked for, else the template's, else the workspace's (a deleted one is none).
     persona = _persona(workspace_id, persona_id)
     if persona is None and template is not None and template.persona_id is not None:
@@ -171,7 +176,8 @@ def prepare(config, pm, workspace_id: int, *, purpose: str = "metadata", topic: 
                         output_schema=output.schema(purpose), variables=values,
                         blocks=rendered.blocks, model=(template.model if template else "") or "",
                         params=params, timeout=timeout)
-    return Prepared(purpose, instance.name, instance, request, template, info, plats, persona)
+    return Prepared(purpose, instance.name, instance, request, None if edited else template, info,
+                    plats, persona)
 
 
 # --- calling -------------------------------------------------------------------------
@@ -213,16 +219,16 @@ def _call_once(workspace_id: int, p: Prepared, job_id: int | None):
 
 def run(workspace_id: int, p: Prepared, *, job_id: int | None = None) -> Generation:
     """Call the provider; ask once more when the answer is invalid; fit every platform."""
-    calls, completions = [], []
     completion, data, problems, call = _call_once(workspace_id, p, job_id)
-    calls.append(call), completions.append(completion)
+    calls, completions = [call], [completion]
     if data is None:
         p.request.history = [
             {"role": "assistant", "content": completion.text or ""},
             {"role": "user", "content": "That answer is not usable: " + "; ".join(problems)
              + ". Answer again with only the JSON object."}]
         completion, data, problems, call = _call_once(workspace_id, p, job_id)
-        calls.append(call), completions.append(completion)
+        calls.append(call)
+        completions.append(completion)
         p.request.history = []
         if data is None:
             raise InvalidOutput(f"{p.provider_name} answered twice with output that does not fit "
