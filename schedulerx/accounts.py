@@ -8,6 +8,7 @@ from .crypto import decrypt_json, encrypt_json
 from .db import database
 from .errors import Conflict, NotFound, ValidationError
 from .models import Account, Publication
+from .retry import RetryPolicy
 from .timeutil import is_zone, utcnow
 
 HEALTH = ("connected", "needs_reconnect", "disabled")
@@ -52,7 +53,7 @@ def create(config, pm, workspace_id: int, *, platform: str, display_name: str,
 
 
 def update(config, pm, account: Account, *, display_name=None, settings=None, timezone=None,
-           health=None) -> Account:
+           health=None, retry_policy=...) -> Account:
     if display_name is not None:
         if not display_name.strip():
             raise ValidationError("display_name cannot be empty", field="display_name")
@@ -61,6 +62,11 @@ def update(config, pm, account: Account, *, display_name=None, settings=None, ti
         if timezone and not is_zone(timezone):
             raise ValidationError(f"unknown IANA timezone {timezone!r}", field="timezone")
         account.timezone = timezone or None
+    if retry_policy is not ...:
+        if retry_policy:
+            RetryPolicy(**retry_policy)  # 422 now, not when a post is scheduled
+        # Stored as given: a publication's own policy is merged over it.
+        account.retry_policy = dict(retry_policy) if retry_policy else None
     if health is not None:
         if health not in HEALTH:
             raise ValidationError(f"health must be one of {', '.join(HEALTH)}", field="health")
@@ -73,6 +79,27 @@ def update(config, pm, account: Account, *, display_name=None, settings=None, ti
         plain, secret = _split_settings(publisher_cls, merged)
         account.settings = plain
         account.credentials = encrypt_json(config.secret_key, {**stored, **secret})
+    account.updated_at = utcnow()
+    account.save()
+    return account
+
+
+def set_queue_rules(account: Account, *, slots=None, timezone=..., min_gap_minutes=None,
+                    max_per_day=..., blackout_dates=None) -> Account:
+    """Set the queue's rules (see slots.py); an argument left out keeps its value."""
+    from . import slots as slot_rules
+    if slots is not None:
+        account.slots = slot_rules.parse_slots(slots)
+    if timezone is not ...:
+        if timezone and not is_zone(timezone):
+            raise ValidationError(f"unknown IANA timezone {timezone!r}", field="timezone")
+        account.timezone = timezone or None
+    if min_gap_minutes is not None:
+        account.min_gap = int(min_gap_minutes) * 60
+    if max_per_day is not ...:
+        account.max_per_day = max_per_day
+    if blackout_dates is not None:
+        account.blackout_dates = slot_rules.parse_blackouts(blackout_dates)
     account.updated_at = utcnow()
     account.save()
     return account

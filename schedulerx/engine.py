@@ -22,13 +22,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from . import events, states
+from . import events, schedules, states, workspaces
 from .db import database, is_sqlite
-from .models import Account, Heartbeat, Publication, PublishAttempt
+from .models import Account, Heartbeat, Publication, PublishAttempt, Workspace
 from .publish_context import build_context, publisher_for
 from .publishers import AuthError, PermanentError, PublishResult, RateLimited, TemporaryError
 from .retry import RetryPolicy
-from .timeutil import utcnow
+from .timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 class TickResult:
     claimed: list[tuple[int, str]] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    occurrences: list[int] = field(default_factory=list)
 
 
 def claim_due(config, now=None, limit: int | None = None) -> list[tuple[int, str]]:
@@ -83,6 +85,39 @@ def reap_expired(now=None) -> list[int]:
     return ids
 
 
+def mark_missed(pm, now=None) -> list[int]:
+    """``scheduled`` later than its workspace's misfire lateness → ``missed`` (if the
+    workspace's policy says so): after downtime, stale posts wait for the user."""
+    now = now or utcnow()
+    by_lateness: dict[int, list[int]] = {}
+    for ws in Workspace.select(Workspace.id, Workspace.settings):
+        policy = workspaces.misfire(ws)
+        if policy["policy"] == "mark_missed":
+            by_lateness.setdefault(policy["max_lateness"], []).append(ws.id)
+    missed = []
+    for lateness, ws_ids in by_lateness.items():
+        with database.atomic():
+            rows = list(Publication
+                        .update(status=states.MISSED, due_at=None, updated_at=now,
+                                error_code="missed",
+                                error_message=f"the scheduler was not running at the due time; "
+                                              f"more than {lateness} s late")
+                        .where(Publication.status == states.SCHEDULED,
+                               Publication.due_at < now - timedelta(seconds=lateness),
+                               Publication.workspace.in_(ws_ids))
+                        .returning(Publication.id, Publication.workspace, Publication.scheduled_at)
+                        .execute())
+            for r in rows:
+                events.record(r.workspace_id, "engine",
+                              f"missed: was due at {isoformat(r.scheduled_at)}; reschedule, "
+                              "publish now or cancel it", level="warning",
+                              subject=("publication", r.id))
+        for r in rows:
+            events.notify_status_changed(pm, r.id, states.SCHEDULED, states.MISSED)
+        missed += [r.id for r in rows]
+    return missed
+
+
 def beat(name: str, kind: str, info: dict | None = None) -> None:
     """Record that ``name`` is alive (upsert on its unique name)."""
     now = utcnow()
@@ -94,11 +129,20 @@ def beat(name: str, kind: str, info: dict | None = None) -> None:
      .execute())
 
 
-def tick(config, now=None) -> TickResult:
-    """One scheduler pass. Safe to run any number of times concurrently."""
+def tick(config, now=None, pm=None) -> TickResult:
+    """One scheduler pass. Safe to run any number of times concurrently.
+
+    With the plugin manager it also materialises recurring schedules and applies
+    the workspaces' misfire policy before claiming.
+    """
     now = now or utcnow()
-    result = TickResult(expired=reap_expired(now), claimed=claim_due(config, now))
-    beat("tick", "tick", {"claimed": len(result.claimed), "expired": len(result.expired)})
+    result = TickResult(expired=reap_expired(now))
+    if pm is not None:
+        result.occurrences = schedules.materialize(config, pm, now)
+        result.missed = mark_missed(pm, now)
+    result.claimed = claim_due(config, now)
+    beat("tick", "tick", {"claimed": len(result.claimed), "expired": len(result.expired),
+                          "occurrences": len(result.occurrences), "missed": len(result.missed)})
     return result
 
 

@@ -17,6 +17,11 @@ class ValidationError(SchedulerXError):
     code = "validation_error"
 
 
+class TooLarge(ValidationError):
+    status = 413
+    code = "too_large"
+
+
 class NotFound(SchedulerXError):
     status = 404
     code = "not_found"

@@ -13,18 +13,13 @@ from peewee import OP, SQL, Expression, NodeList, Value
 
 from .ai import jobs as ai_jobs
 from .db import database
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, NotFound, TooLarge, ValidationError
 from .models import MediaAsset, Post
 
 #: Families a post can carry. The type is sniffed from the bytes, never trusted from the client.
 ALLOWED_FAMILIES = ("image/", "video/", "audio/")
 CHUNK = 1024 * 1024
 DEFAULT_STORAGE = "local"
-
-
-class TooLarge(ValidationError):
-    status = 413
-    code = "too_large"
 
 
 def get(workspace_id: int, asset_id: int) -> MediaAsset:

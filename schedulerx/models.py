@@ -66,6 +66,11 @@ class Account(BaseModel):
     slots = JSONField(default=list)  # [{"weekday": 0-6, "time": "HH:MM"}] local wall time
     timezone = pw.CharField(max_length=64, null=True)
     retry_policy = JSONField(null=True)  # default for new publications
+    # The queue's rules (slots.py): seconds between two posts, posts per local day,
+    # and local dates ("YYYY-MM-DD") with no posts at all.
+    min_gap = pw.IntegerField(default=0)
+    max_per_day = pw.IntegerField(null=True)
+    blackout_dates = JSONField(default=list)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -130,12 +135,26 @@ class Schedule(BaseModel):
 class Occurrence(BaseModel):
     schedule = pw.ForeignKeyField(Schedule, backref="occurrences", on_delete="CASCADE")
     occurs_at = pw.DateTimeField()
-    status = pw.CharField(max_length=16, default="created")
+    status = pw.CharField(max_length=16, default="created")  # created / failed
     post = pw.ForeignKeyField(Post, null=True, on_delete="SET NULL")
+    error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("schedule", "occurs_at"), True),)
+
+
+class Reservation(BaseModel):
+    """A slot held for content that does not exist yet: a topic at a time on an account."""
+    workspace = pw.ForeignKeyField(Workspace, backref="reservations", on_delete="CASCADE")
+    account = pw.ForeignKeyField(Account, backref="reservations", on_delete="CASCADE")
+    at = pw.DateTimeField()
+    topic = pw.CharField(max_length=500)
+    note = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "at"), True),)
 
 
 class Publication(BaseModel):
@@ -350,7 +369,7 @@ class Heartbeat(BaseModel):
 
 ALL_MODELS = [
     Workspace, User, Membership, ApiToken, Account, MediaAsset, Post, Variant,
-    Schedule, Occurrence, Publication, PublishAttempt, Persona, PromptTemplate,
+    Schedule, Occurrence, Reservation, Publication, PublishAttempt, Persona, PromptTemplate,
     PromptTemplateVersion, AIProviderConfig, AIJob, AICall,
     PipelineRun, StageRun, Event, Heartbeat,
 ]

@@ -24,7 +24,7 @@ QUEUE = "schedulerx"
 def tick():
     """Claim due publications and send one publish message each."""
     rt = runtime.current()
-    result = engine.tick(rt.config)
+    result = engine.tick(rt.config, pm=rt.pm)
     for pub_id, claim in result.claimed:
         publish.send(pub_id, claim)
     for pub_id in result.expired:

@@ -10,7 +10,7 @@ from schedulerx import accounts
 
 from ..app import runtime
 from ..pagination import PageArgs, page_schema, paginate
-from .schemas import UTCDateTime
+from .schemas import RetryPolicySchema, UTCDateTime
 
 blp = Blueprint("accounts", __name__, description="Connected platform accounts")
 blp.url_prefix_name = "accounts"
@@ -27,7 +27,12 @@ class AccountSchema(ma.Schema):
     health = ma.fields.String(metadata={"enum": list(accounts.HEALTH)})
     health_message = ma.fields.String()
     token_expires_at = UTCDateTime()
-    slots = ma.fields.List(ma.fields.Dict())
+    slots = ma.fields.List(ma.fields.Dict(), metadata={"description": "set through /queue/accounts/{id}"})
+    min_gap_minutes = ma.fields.Function(lambda a: (a.min_gap or 0) // 60)
+    max_per_day = ma.fields.Integer(allow_none=True)
+    blackout_dates = ma.fields.List(ma.fields.String())
+    retry_policy = ma.fields.Dict(allow_none=True, metadata={
+        "description": "the default retry policy of new publications on this account"})
     created_at = UTCDateTime()
     updated_at = UTCDateTime()
 
@@ -48,6 +53,8 @@ class AccountPatchSchema(ma.Schema):
     timezone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=64),
                                 metadata={"description": "null: use the workspace's"})
     health = ma.fields.String(validate=ma.validate.OneOf(accounts.HEALTH))
+    retry_policy = ma.fields.Nested(RetryPolicySchema, allow_none=True, metadata={
+        "description": "default for new publications; null: the built-in default"})
 
 
 class AccountListArgs(PageArgs):
