@@ -11,6 +11,7 @@ from typing import BinaryIO
 import filetype
 from peewee import OP, SQL, Expression, NodeList, Value
 
+from .ai import jobs as ai_jobs
 from .db import database
 from .errors import Conflict, NotFound, TooLarge, ValidationError
 from .models import MediaAsset, Post
@@ -79,12 +80,14 @@ def ingest(config, pm, workspace_id: int, stream: BinaryIO, filename: str, *, ta
         tmp.seek(0)
         backend.save(key, tmp)
     try:
-        return MediaAsset.create(workspace=workspace_id, storage=storage, storage_key=key,
-                                 filename=filename, sha256=digest.hexdigest(), mime=kind.mime,
-                                 size=size, tags=_clean_tags(tags), status="ready")
+        asset = MediaAsset.create(workspace=workspace_id, storage=storage, storage_key=key,
+                                  filename=filename, sha256=digest.hexdigest(), mime=kind.mime,
+                                  size=size, tags=_clean_tags(tags), status="ready")
     except Exception:
         backend.delete(key)  # nothing half-written: no orphan file
         raise
+    ai_jobs.on_media_ingested(pm, asset)  # when the workspace turned automatic AI on
+    return asset
 
 
 def listing(workspace_id: int, *, kind: str | None = None, tag: str | None = None,

@@ -214,18 +214,108 @@ class PublishAttempt(BaseModel):
     worker = pw.CharField(max_length=200, default="")
 
 
+class Persona(BaseModel):
+    """A named voice: style instructions that prompt templates include (see schedulerx.ai)."""
+    workspace = pw.ForeignKeyField(Workspace, backref="personas", on_delete="CASCADE")
+    name = pw.CharField(max_length=100)
+    instructions = pw.TextField(default="")
+    tone = pw.CharField(max_length=100, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("workspace", "name"), True),)
+
+
 class PromptTemplate(BaseModel):
     workspace = pw.ForeignKeyField(Workspace, backref="prompt_templates", on_delete="CASCADE")
     name = pw.CharField(max_length=200)
     purpose = pw.CharField(max_length=32)  # metadata / script / caption / hashtags
     body = pw.TextField()
-    provider = pw.CharField(max_length=64, default="offline")
-    model = pw.CharField(max_length=200, default="")
+    provider = pw.CharField(max_length=64, default="")  # "": the workspace's default provider
+    model = pw.CharField(max_length=200, default="")  # "": the provider settings' model
     params = JSONField(default=dict)
+    persona = pw.ForeignKeyField(Persona, null=True, backref="templates", on_delete="SET NULL")
     is_active = pw.BooleanField(default=False)
     version = pw.IntegerField(default=1)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
+
+
+# At most one active template per workspace and purpose, whatever the races.
+PromptTemplate.add_index(PromptTemplate.index(
+    PromptTemplate.workspace, PromptTemplate.purpose, unique=True,
+    where=pw.SQL("is_active"), name="prompt_template_one_active"))
+
+
+class PromptTemplateVersion(BaseModel):
+    """A template as it was after each save: version 1 is the first, one row per edit."""
+    template = pw.ForeignKeyField(PromptTemplate, backref="versions", on_delete="CASCADE")
+    version = pw.IntegerField()
+    name = pw.CharField(max_length=200)
+    body = pw.TextField()
+    provider = pw.CharField(max_length=64, default="")
+    model = pw.CharField(max_length=200, default="")
+    params = JSONField(default=dict)
+    persona_id = pw.IntegerField(null=True)  # no FK: a deleted persona leaves history alone
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("template", "version"), True),)
+
+
+class AIProviderConfig(BaseModel):
+    """A workspace's settings for one AI provider; secrets Fernet-encrypted (crypto.py)."""
+    workspace = pw.ForeignKeyField(Workspace, backref="ai_providers", on_delete="CASCADE")
+    provider = pw.CharField(max_length=64)
+    settings = JSONField(default=dict)
+    credentials = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("workspace", "provider"), True),)
+
+
+class AIJob(BaseModel):
+    """A generation run by a worker: pending → running → done | failed."""
+    workspace = pw.ForeignKeyField(Workspace, backref="ai_jobs", on_delete="CASCADE")
+    status = pw.CharField(max_length=16, default="pending")
+    request = JSONField(default=dict)
+    result = JSONField(null=True)
+    error_code = pw.CharField(max_length=100, null=True)
+    error_message = pw.TextField(null=True)
+    attempts = pw.IntegerField(default=0)
+    claim_token = pw.CharField(max_length=32, null=True)
+    due_at = pw.DateTimeField(null=True)  # when the tick must look at it: now, or the lease end
+    created_at = pw.DateTimeField(default=utcnow)
+    started_at = pw.DateTimeField(null=True)
+    finished_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "due_at"), False),)
+
+
+class AICall(BaseModel):
+    """One call to an AI provider: prompt, raw answer, tokens, latency, outcome."""
+    workspace = pw.ForeignKeyField(Workspace, backref="ai_calls", on_delete="CASCADE")
+    job = pw.ForeignKeyField(AIJob, null=True, backref="calls", on_delete="SET NULL")
+    template = pw.ForeignKeyField(PromptTemplate, null=True, backref="calls", on_delete="SET NULL")
+    template_version = pw.IntegerField(null=True)
+    purpose = pw.CharField(max_length=32)
+    provider = pw.CharField(max_length=64)
+    model = pw.CharField(max_length=200, default="")
+    prompt = pw.TextField(default="")
+    raw_answer = pw.TextField(null=True)
+    status = pw.CharField(max_length=16)  # ok / invalid / error
+    error = pw.TextField(null=True)
+    input_tokens = pw.IntegerField(null=True)
+    output_tokens = pw.IntegerField(null=True)
+    latency_ms = pw.IntegerField(default=0)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("workspace", "created_at"), False),)
 
 
 class PipelineRun(BaseModel):
@@ -327,6 +417,7 @@ class Heartbeat(BaseModel):
 
 ALL_MODELS = [
     Workspace, User, Membership, ApiToken, Account, MediaAsset, Post, Variant,
-    Schedule, Occurrence, Reservation, Publication, PublishAttempt, PromptTemplate,
+    Schedule, Occurrence, Reservation, Publication, PublishAttempt, Persona, PromptTemplate,
+    PromptTemplateVersion, AIProviderConfig, AIJob, AICall,
     PipelineRun, StageRun, Event, Heartbeat, OAuthState, QuotaUsage, PublicationMetrics,
 ]

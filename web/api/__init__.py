@@ -14,7 +14,7 @@ from .schemas import ErrorSchema, UTCDateTime
 #: Resource modules; each defines ``blp``.
 RESOURCES = ("health", "status", "workspace", "tokens", "media", "posts", "publications",
              "accounts", "platforms", "events", "queue", "schedules", "calendar", "batches",
-             "stats")
+             "stats", "ai")
 
 
 class SchedulerXApi(Api):
