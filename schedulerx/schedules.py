@@ -33,7 +33,9 @@ GRACE = timedelta(seconds=60)
 LATE_SPACING = timedelta(minutes=5)
 #: Schedules handled per tick; the rest wait for the next one.
 BATCH = 100
-TEMPLATE_KEYS = {"title", "body", "tags", "media"}
+TEMPLATE_KEYS = {"title", "body", "tags", "media", "ai"}
+#: An AI occurrence still "generating" after this long was interrupted (worker died).
+GENERATION_LEASE = timedelta(minutes=15)
 DEFAULT_TITLE = "{topic}"
 
 
@@ -70,7 +72,33 @@ def _template(workspace_id: int, raw: dict | None) -> dict:
             isinstance(m, int) and not isinstance(m, bool) for m in tpl["media"]):
         raise ValidationError("post_template.media: give media asset ids", field="post_template.media")
     posts.check_media(workspace_id, tpl["media"])
+    tpl["ai"] = _ai_options(workspace_id, raw.get("ai"))
     return tpl
+
+
+def _ai_options(workspace_id: int, raw) -> dict | None:
+    """``{"enabled": true, "template_id": …, "persona_id": …}``: each occurrence's post is
+    AI-written about its topic (see docs/ai.md); checked now, not at the first run."""
+    if not raw:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"enabled", "template_id", "persona_id"}:
+        raise ValidationError("post_template.ai: give {enabled, template_id, persona_id}",
+                              field="post_template.ai")
+    if not raw.get("enabled"):
+        return None
+    from .ai import personas, templates
+    out = {"enabled": True, "template_id": raw.get("template_id"), "persona_id": raw.get("persona_id")}
+    for key, getter in (("template_id", templates.get), ("persona_id", personas.get)):
+        value = out[key]
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationError(f"post_template.ai.{key} must be an id", field=f"post_template.ai.{key}")
+        try:
+            getter(workspace_id, value)
+        except NotFound as exc:
+            raise ValidationError(exc.message, field=f"post_template.ai.{key}")
+    return out
 
 
 @dataclass
@@ -163,6 +191,7 @@ def preview(sch: Schedule, count: int, after: datetime | None = None) -> list[Pl
 def materialize(config, pm, now: datetime | None = None) -> list[int]:
     """Create the occurrences that are due; return their ids."""
     now = now or utcnow()
+    _fail_interrupted(now)
     created = []
     due = list(Schedule.select().where(Schedule.enabled == True,  # noqa: E712
                                        Schedule.next_run_at <= now)
@@ -204,20 +233,79 @@ def _run(config, pm, sch: Schedule, now: datetime) -> list[int]:
     return ids
 
 
+def _fail_interrupted(now: datetime) -> None:
+    """AI occurrences whose generation never finished (the worker died) fail visibly."""
+    stale = list(Occurrence.select(Occurrence, Schedule.workspace, Schedule.name).join(Schedule)
+                 .where(Occurrence.status == "generating",
+                        Occurrence.created_at < now - GENERATION_LEASE))
+    for occ in stale:
+        n = (Occurrence.update(status="failed", error="AI generation was interrupted")
+             .where(Occurrence.id == occ.id, Occurrence.status == "generating").execute())
+        if n:
+            events.record(occ.schedule.workspace_id, "scheduler",
+                          f"schedule {occ.schedule.name!r}: AI generation for the occurrence at "
+                          f"{from_storage(occ.occurs_at).isoformat()} was interrupted",
+                          level="error", subject=("schedule", occ.schedule_id))
+
+
+def _claim_occurrence(sch: Schedule, at: datetime, status: str) -> Occurrence | None:
+    """Insert the occurrence row; None when another tick already did (the unique index)."""
+    try:
+        with database.atomic():  # a savepoint inside a caller's transaction
+            return Occurrence.create(schedule=sch, occurs_at=to_storage(at), status=status)
+    except peewee.IntegrityError:
+        return None
+
+
+def _generated(config, pm, sch: Schedule, occ: Occurrence, planned: Planned) -> dict | None:
+    """The AI-written post fields for an occurrence, called outside any transaction; None
+    (and the occurrence failed) when the provider fails."""
+    from .ai.generation import generate_post
+    from .ai.providers import ProviderError
+    tpl = sch.action or {}
+    ai = tpl.get("ai") or {}
+    try:
+        accounts = publications.resolve_accounts(sch.workspace_id, list(sch.accounts or []))
+        gp = generate_post(config, pm, sch.workspace_id, topic=planned.topic,
+                           platforms=sorted({a.platform for a in accounts}),
+                           media_ids=list(tpl.get("media") or []),
+                           template_id=ai.get("template_id"), persona_id=ai.get("persona_id"))
+        return gp.post_fields()
+    except (ValidationError, ProviderError) as exc:
+        occ.status, occ.error = "failed", f"AI generation failed: {exc.message}"
+        occ.save()
+        events.record(sch.workspace_id, "scheduler",
+                      f"schedule {sch.name!r}: AI generation for {planned.local.isoformat()} "
+                      f"failed: {exc.message}", level="error", subject=("schedule", sch.id))
+        return None
+
+
 def _fire(config, pm, sch: Schedule, at: datetime, now: datetime, late_index: int | None) -> int | None:
-    """Make the occurrence's post and publications; None when another tick made it."""
-    with database.atomic():
-        try:
-            with database.atomic():  # a savepoint: the unique index decides who fires
-                occ = Occurrence.create(schedule=sch, occurs_at=to_storage(at))
-        except peewee.IntegrityError:
+    """Make the occurrence's post and publications; None when another tick made it.
+
+    With AI on, the occurrence row is claimed first (so one tick generates), the
+    provider is called outside any transaction, and the post is written after.
+    """
+    tpl = sch.action or {}
+    planned = _content(sch, at)
+    fields = None
+    if tpl.get("ai"):
+        occ = _claim_occurrence(sch, at, "generating")
+        if occ is None:
             return None
-        planned = _content(sch, at)
-        tpl = sch.action or {}
-        post = Post.create(workspace=sch.workspace_id, title=planned.title[:500], body=planned.body,
-                           tags=list(tpl.get("tags") or []), media=list(tpl.get("media") or []))
-        occ.post = post
+        fields = _generated(config, pm, sch, occ, planned)
+        if fields is None:
+            return occ.id
+    with database.atomic():
+        if fields is None:
+            occ = _claim_occurrence(sch, at, "created")
+            if occ is None:
+                return None
+            fields = {"title": planned.title[:500], "body": planned.body,
+                      "tags": list(tpl.get("tags") or [])}
         try:
+            post = posts.create(sch.workspace_id, media=list(tpl.get("media") or []), **fields)
+            occ.post = post
             accounts = publications.resolve_accounts(sch.workspace_id, list(sch.accounts or []))
             plan = []
             for acc in accounts:
@@ -230,12 +318,12 @@ def _fire(config, pm, sch: Schedule, at: datetime, now: datetime, late_index: in
             occ.status = "created"
             events.record(sch.workspace_id, "scheduler",
                           f"schedule {sch.name!r} fired for {planned.local.isoformat()}: "
-                          f"post {post.id} {planned.title!r}", subject=("schedule", sch.id))
+                          f"post {post.id} {post.title!r}", subject=("schedule", sch.id))
         except ValidationError as exc:
             occ.status, occ.error = "failed", exc.message
             events.record(sch.workspace_id, "scheduler",
                           f"schedule {sch.name!r}: the occurrence at {planned.local.isoformat()} "
-                          f"made post {post.id} but could not schedule it: {exc.message}",
+                          f"could not be scheduled: {exc.message}",
                           level="error", subject=("schedule", sch.id), data={"errors": exc.errors})
         occ.save()
         return occ.id

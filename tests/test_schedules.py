@@ -236,3 +236,55 @@ def test_bad_workspace_settings_are_422(api, body):
     before = api.get("/workspace").json
     assert_error(api.patch("/workspace", json=body), 422)
     assert api.get("/workspace").json == before
+
+
+def test_ai_written_occurrence_with_the_offline_provider(api, config, testpub, rt):
+    a = make_account(api, "A")
+    sch = _due_schedule(api, [a["id"]], topic_template="Python decorators explained",
+                        post_template={"ai": {"enabled": True}})
+    assert api.get(f"/schedules/{sch.id}").json["post_template"]["ai"]["enabled"] is True
+    result = engine.tick(config, now=sch.next_run_at + timedelta(seconds=1), pm=rt.pm)
+    occ = Occurrence.get_by_id(result.occurrences[0])
+    assert occ.status == "created", occ.error
+    post = Post.get_by_id(occ.post_id)
+    # The offline provider writes the title from the topic and hashtags by keyword extraction.
+    assert post.title == "Python Decorators Explained"
+    assert "python" in {t.lower() for t in post.tags}
+    assert post.ai_metadata.get("provider") == "offline"
+    pub = Publication.get(Publication.post == post)
+    assert pub.scheduled_at == sch.next_run_at  # due at the occurrence time
+
+
+def test_ai_occurrence_fails_visibly_when_the_provider_fails(api, config, testpub, rt):
+    from .ai_fakes import FakeOpenAI
+    a = make_account(api, "A")
+    with FakeOpenAI() as server:  # wants an API key that is not configured: 401
+        api.put("/ai/providers/openai", json={"settings": {"base_url": server.url, "model": "gpt-test",
+                                                           "max_retries": 0}})
+        assert api.patch("/ai/settings", json={"default_provider": "openai"}).status_code == 200
+        sch = _due_schedule(api, [a["id"]], post_template={"ai": {"enabled": True}})
+        result = engine.tick(config, now=sch.next_run_at + timedelta(seconds=1), pm=rt.pm)
+    occ = Occurrence.get_by_id(result.occurrences[0])
+    assert occ.status == "failed" and "AI generation failed" in occ.error
+    assert occ.post_id is None and Publication.select().count() == 0
+    assert Event.select().where(Event.level == "error", Event.message.contains("AI generation")).exists()
+
+
+def test_ai_options_are_checked_when_saving(api, testpub):
+    a = make_account(api, "A")
+    for ai, field in (({"enabled": True, "template_id": 999}, "post_template.ai.template_id"),
+                      ({"enabled": True, "persona_id": 999}, "post_template.ai.persona_id")):
+        err = assert_error(api.post("/schedules", json={
+            "name": "x", "rule": {"kind": "daily", "times": ["09:00"]}, "account_ids": [a["id"]],
+            "post_template": {"ai": ai}}), 422)
+        assert field in err["errors"], err
+
+
+def test_an_interrupted_generation_fails_after_its_lease(api, config, testpub, rt):
+    a = make_account(api, "A")
+    sch = _due_schedule(api, [a["id"]])
+    occ = Occurrence.create(schedule=sch, occurs_at=sch.next_run_at, status="generating",
+                            created_at=utcnow() - timedelta(minutes=20))
+    schedules.materialize(config, rt.pm, utcnow())
+    occ = Occurrence.get_by_id(occ.id)
+    assert occ.status == "failed" and "interrupted" in occ.error

@@ -27,6 +27,13 @@ RULE_DOC = (
     '{"kind": "rrule", "rrule": "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0"}')
 
 
+class AIOptionsSchema(ma.Schema):
+    enabled = ma.fields.Boolean(load_default=False)
+    template_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "a metadata prompt template; default the active one"})
+    persona_id = ma.fields.Integer(allow_none=True)
+
+
 class PostTemplateSchema(ma.Schema):
     title = ma.fields.String(validate=ma.validate.Length(max=500), metadata={
         "description": "topic-template variables allowed; default {topic}"})
@@ -34,6 +41,8 @@ class PostTemplateSchema(ma.Schema):
     tags = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=100)),
                           validate=ma.validate.Length(max=100))
     media = ma.fields.List(ma.fields.Integer(strict=True), validate=ma.validate.Length(max=50))
+    ai = ma.fields.Nested(AIOptionsSchema, allow_none=True, metadata={
+        "description": "enabled: each occurrence's post is AI-written about its topic (docs/ai.md)"})
 
 
 class RecurringScheduleSchema(ma.Schema):
