@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
 from schedulerx import accounts, media, metrics, posts, publications
 from schedulerx.errors import ValidationError
+from schedulerx.plugins import make_plugin_manager
 from schedulerx.publish_context import build_context
 from schedulerx.testing.publisher_contract import PublisherContract, PublisherHarness
 from schedulerx.testing.samples import png_bytes
@@ -17,6 +19,8 @@ from schedulerx_plugins.bluesky import richtext
 from schedulerx_plugins.bluesky.publisher import BlueskyPublisher
 from schedulerx_plugins.bluesky.record_key import is_tid, record_key
 
+from .api_support import assert_error
+from .conftest import make_config
 from .fakes_platforms.bluesky import DID, HANDLE, KNOWN, BlueskyFake
 
 FAMILY = "\U0001F469\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"  # one grapheme, 7 code points, 25 bytes
@@ -227,3 +231,39 @@ class TestBlueskyMedia(BlueskySetup, PublisherHarness):
         row = metrics.collect(harness.rt.config, harness.rt.pm, pub)
         assert (row.views, row.likes, row.comments, row.shares) == (None, 7, 2, 4)
 
+
+
+# --- through the API: the answer a client sees ----------------------------------------
+
+@pytest.fixture
+def bsky():
+    with BlueskyFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(tmp_path, database_url, bsky):
+    return make_config(tmp_path, database_url, platforms={"bluesky": {"api_url": bsky.url}})
+
+
+@pytest.fixture
+def pm():
+    return make_plugin_manager(only="localstorage,bluesky")
+
+
+def test_scheduling_answers_422_counted_in_graphemes_and_bytes(api, bsky):
+    r = api.post("/accounts", json={"platform": "bluesky", "settings": {
+        "handle": HANDLE, "app_password": bsky.app_password}})
+    assert r.status_code == 201, r.json
+    acc = r.json["id"]
+    assert "app_password" not in r.json["settings"]
+    at = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    for body, problem in ((FAMILY * 120, None),
+                          ("e\u0301" * 301, "text is 301 characters; Bluesky allows 300"),
+                          (FAMILY * 121, "text is 3025 bytes; Bluesky allows 3000")):
+        post = api.post("/posts", json={"body": body}).json["id"]
+        answer = api.post(f"/posts/{post}/schedule", json={"account_ids": [acc], "scheduled_at": at})
+        if problem is None:
+            assert answer.status_code == 201, answer.json
+        else:
+            assert assert_error(answer, 422)["errors"]["accounts"][str(acc)] == [problem]

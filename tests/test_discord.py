@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from schedulerx import accounts, metrics
 from schedulerx.errors import ValidationError
+from schedulerx.plugins import make_plugin_manager
 from schedulerx.publishers import MediaItem, PermanentError
 from schedulerx.testing.publisher_contract import PublisherContract, PublisherHarness
 from schedulerx_plugins.discord.publisher import DiscordPublisher
 
+from .api_support import assert_error, png_bytes, upload
+from .conftest import make_config
 from .fakes_platforms.discord import CHANNEL_ID, GUILD_ID, WEBHOOK_ID, WEBHOOK_TOKEN, DiscordFake
 
 MIB = 1024 * 1024
@@ -153,3 +157,39 @@ class TestDiscordValidation(DiscordSetup, PublisherHarness):
         assert publisher.validate("", "clip", [clip], {"upload_limit_mb": 10}) == [
             f"clip.mp4: {20 * MIB} bytes; Discord allows {10 * MIB}"]
         assert publisher.validate("", "clip", [clip], {"upload_limit_mb": 50}) == []
+
+
+# --- through the API: the answer a client sees ----------------------------------------
+
+@pytest.fixture
+def dc():
+    with DiscordFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(tmp_path, database_url, dc):
+    return make_config(tmp_path, database_url, platforms={"discord": {"api_url": dc.url}})
+
+
+@pytest.fixture
+def pm():
+    return make_plugin_manager(only="localstorage,discord")
+
+
+def test_scheduling_answers_422_for_too_long_or_too_many(api, dc):
+    r = api.post("/accounts", json={"platform": "discord", "settings": {"webhook_url": dc.webhook_url}})
+    assert r.status_code == 201, r.json
+    acc = r.json["id"]
+    assert r.json["settings"] == {"upload_limit_mb": 10, "mention_everyone": False}  # the URL is secret
+    images = [upload(api, png_bytes(i)).json["id"] for i in range(11)]
+    at = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    for fields, problem in (({"body": "d" * 2000, "media": images[:10]}, None),
+                            ({"body": "d" * 2001}, "text is 2001 characters; Discord allows 2000"),
+                            ({"body": "d", "media": images}, "11 media files; Discord allows 10")):
+        post = api.post("/posts", json=fields).json["id"]
+        answer = api.post(f"/posts/{post}/schedule", json={"account_ids": [acc], "scheduled_at": at})
+        if problem is None:
+            assert answer.status_code == 201, answer.json
+        else:
+            assert assert_error(answer, 422)["errors"]["accounts"][str(acc)] == [problem]

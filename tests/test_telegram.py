@@ -1,13 +1,18 @@
 """Telegram against its fake Bot API: the publisher contract, plus Telegram's own rules."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from schedulerx import accounts
 from schedulerx.errors import ValidationError
+from schedulerx.plugins import make_plugin_manager
 from schedulerx.testing.publisher_contract import PublisherContract, PublisherHarness
 from schedulerx_plugins.telegram.publisher import TelegramPublisher, message_url
 
+from .api_support import assert_error, png_bytes, upload
+from .conftest import make_config
 from .fakes_platforms.telegram import BOT, CHANNEL, GROUP, TelegramFake
 
 
@@ -136,3 +141,36 @@ def test_message_links():
     assert message_url({"id": -1001, "username": "news"}, 5) == "https://t.me/news/5"
     assert message_url({"id": -1001234}, 5) == "https://t.me/c/1234/5"
     assert message_url({"id": 42, "type": "private"}, 5) is None
+
+
+# --- through the API: the answer a client sees ----------------------------------------
+
+@pytest.fixture
+def tg():
+    with TelegramFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(tmp_path, database_url, tg):
+    return make_config(tmp_path, database_url, platforms={"telegram": {"api_url": tg.url}})
+
+
+@pytest.fixture
+def pm():
+    return make_plugin_manager(only="localstorage,telegram")
+
+
+def test_scheduling_answers_422_for_a_caption_that_would_be_fine_as_text(api, tg):
+    r = api.post("/accounts", json={"platform": "telegram", "settings": {
+        "bot_token": tg.token, "chat_id": "@studionews"}})
+    assert r.status_code == 201, r.json
+    acc = r.json["id"]
+    image = upload(api, png_bytes()).json["id"]
+    at = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    text = api.post("/posts", json={"body": "c" * 2000}).json["id"]
+    assert api.post(f"/posts/{text}/schedule", json={"account_ids": [acc], "scheduled_at": at}).status_code == 201
+    captioned = api.post("/posts", json={"body": "c" * 2000, "media": [image]}).json["id"]
+    body = assert_error(api.post(f"/posts/{captioned}/schedule", json={"account_ids": [acc], "scheduled_at": at}), 422)
+    assert body["errors"]["accounts"][str(acc)] == [
+        "caption is 2000 characters; Telegram allows 1024 with media (4096 without)"]
