@@ -150,6 +150,9 @@ class TestBlueskyText(BlueskySetup, PublisherHarness):
         with pytest.raises(ValidationError) as info:
             harness.schedule(FAMILY * 121)
         assert "text is 3025 bytes; Bluesky allows 3000" in str(info.value.errors)
+        with pytest.raises(ValidationError) as info:
+            harness.schedule("", title="A title is not sent")
+        assert "Bluesky needs text or media" in str(info.value.errors)
 
     def test_facets_point_at_utf8_bytes(self):
         text = f"Café ☕ with @{list(KNOWN)[0]}: https://example.com/a?b=(1). #Café #2go #tag! @nobody.example"

@@ -150,6 +150,9 @@ class TestDiscordValidation(DiscordSetup, PublisherHarness):
             harness.schedule("eleven", media_kinds=("image",) * 11)
         assert "11 media files; Discord allows 10" in str(info.value.errors)
         assert harness.fake.posts == []
+        with pytest.raises(ValidationError) as info:
+            harness.schedule("", title="A title is not sent")
+        assert "Discord needs text or an attachment" in str(info.value.errors)
 
     def test_the_upload_limit_follows_the_servers_boost(self):
         publisher = DiscordPublisher(None)  # limits come from the settings alone

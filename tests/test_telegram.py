@@ -128,6 +128,9 @@ class TestTelegramValidation(TelegramSetup, PublisherHarness):
         with pytest.raises(ValidationError) as info:
             harness.schedule("b" * 1025, media_kinds=("image",))
         assert "caption is 1025 characters; Telegram allows 1024 with media" in str(info.value.errors)
+        with pytest.raises(ValidationError) as info:
+            harness.schedule("", title="A title is not sent")
+        assert "Telegram needs text or media" in str(info.value.errors)
 
     def test_an_album_holds_ten(self, harness):
         assert harness.schedule("ten", media_kinds=("image",) * 10).status == "scheduled"

@@ -101,6 +101,8 @@ class BlueskyPublisher(Publisher):
         problems = super().validate(title, body, media, settings, info, tags)
         if any(m.kind == "video" for m in media) and (info or {}).get("email_confirmed") is False:
             problems.append("Bluesky posts videos only from accounts with a verified email address")
+        if not media and not body.strip():
+            problems.append("Bluesky needs text or media")
         return problems
 
     # --- publishing -------------------------------------------------------------
