@@ -256,6 +256,13 @@ def _needs_reconnect(pm, pub, error) -> None:
         events.notify_status_changed(pm, row.id, row.status, states.FAILED)
 
 
+def _note_remote_id(pub: Publication, remote_id: str) -> None:
+    """Keep an in-progress remote id (upload session, publish id) while this claim holds."""
+    (Publication.update(remote_id=str(remote_id)[:500], updated_at=utcnow())
+     .where(Publication.id == pub.id, Publication.claim_token == pub.claim_token,
+            Publication.status == states.PUBLISHING).execute())
+
+
 def publish(pm, config, pub_id: int, claim: str) -> str | None:
     """Run one claimed publication. Returns the new status, or None for a stale claim."""
     started = start(config, pub_id, claim)
@@ -298,6 +305,7 @@ def publish(pm, config, pub_id: int, claim: str) -> str | None:
     if publisher.oauth is not None:
         ctx.refresh_credentials = lambda: oauth.ensure_fresh(
             config, pm, pub.account_id, rejected=ctx.credentials.get("access_token"))
+    ctx.note_remote_id = lambda remote_id: _note_remote_id(pub, remote_id)
     try:
         result = publisher.publish(ctx)
     except AuthError as exc:

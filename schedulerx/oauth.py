@@ -100,7 +100,7 @@ def begin(config, pm, *, workspace_id: int, user_id: int, platform: str,
             platform=platform, account=account_id, display_name=(display_name or "").strip()[:200],
             code_verifier=encrypt_json(config.secret_key, {"v": verifier}) if cls.oauth.pkce else "",
             redirect_uri=redirect_uri(config, platform), created_at=now, expires_at=now + STATE_TTL)
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": row.redirect_uri,
+    params = {"response_type": "code", cls.oauth.client_id_param: client_id, "redirect_uri": row.redirect_uri,
               "state": row.state}
     if cls.oauth.scopes:
         params["scope"] = cls.oauth.scope_separator.join(cls.oauth.scopes)
@@ -132,7 +132,7 @@ def token_request(config, cls, form: dict) -> dict:
     if client_secret and cls.oauth.client_auth == "basic":
         auth = httpx.BasicAuth(client_id, client_secret)
     else:
-        form["client_id"] = client_id  # public clients (PKCE) send their id in the form
+        form[cls.oauth.client_id_param] = client_id  # public clients (PKCE) send their id in the form
         if client_secret:
             form["client_secret"] = client_secret
     with httpx.Client(timeout=HTTP_TIMEOUT) as client:

@@ -84,6 +84,9 @@ def platform_message(response: httpx.Response) -> str:
             value = data.get(key)
             if isinstance(value, str) and value:
                 return value[:ERROR_TEXT_MAX]
+            # Google, TikTok, Meta: {"error": {"message": "…", "code": …}}
+            if isinstance(value, dict) and isinstance(value.get("message"), str) and value["message"]:
+                return value["message"][:ERROR_TEXT_MAX]
         errors = data.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]

@@ -45,6 +45,8 @@ class PlatformLimits:
     video_max_seconds: float | None = None
     #: False: a post carries images or one kind of media, never images and a video together
     mixed_media: bool = True
+    #: True: the platform takes no text-only post (YouTube, TikTok, Instagram)
+    media_required: bool = False
 
     def as_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -77,6 +79,9 @@ class OAuth2:
     extra_authorize_params: tuple[tuple[str, str], ...] = ()
     #: refresh a token this many seconds before it expires
     refresh_margin: float = 300.0
+    #: the name the platform gives the client id in the authorize query and the token form
+    #: (TikTok: "client_key")
+    client_id_param: str = "client_id"
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,10 @@ class PublishContext:
     #: OAuth accounts: refresh the token now (after a 401) and return the new credentials.
     #: Raises ``AuthError`` when the platform refuses; safe to call from any worker.
     refresh_credentials: Callable[[], dict] | None = None
+    #: Keep the platform's id of an upload or post still in progress (a resumable upload
+    #: session, a publish id) on the publication, before the outcome is known: ``reconcile``
+    #: and the next attempt get it back as ``remote_id``. Set by the engine while publishing.
+    note_remote_id: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -288,6 +297,10 @@ class Publisher:
 
     def _media_problems(self, media: list[MediaItem], lim: PlatformLimits) -> list[str]:
         problems, label = [], self.descriptor.label
+        if lim.media_required and not media:
+            kinds = sorted({t.split("/")[0] for t in lim.media_types}) or ["media"]
+            what = " or ".join(("an " if k[0] in "aeiou" else "a ") + k for k in kinds)
+            problems.append(f"{label} takes no text-only post: add {what}")
         images = [m for m in media if m.kind == "image"]
         videos = [m for m in media if m.kind == "video"]
         if lim.media_max_count is not None and len(media) > lim.media_max_count:

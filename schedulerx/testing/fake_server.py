@@ -246,6 +246,10 @@ class OAuthFake:
     rotate_refresh_tokens = True
     #: False: the code exchange sends no refresh token (as some platforms do on a reconnect)
     refresh_token_on_code = True
+    #: what the platform calls the client id (TikTok: "client_key")
+    client_id_param = "client_id"
+    #: False: PKCE is optional (a confidential web client, as on TikTok's web login)
+    pkce_required = True
 
     def oauth_init(self):
         self.codes: dict[str, dict] = {}
@@ -263,19 +267,21 @@ class OAuthFake:
         problem = None
         if q.get("response_type") != "code":
             problem = "response_type must be code"
-        elif q.get("client_id") != self.client_id:
-            problem = "unknown client_id"
+        elif q.get(self.client_id_param) != self.client_id:
+            problem = f"unknown {self.client_id_param}"
         elif not q.get("redirect_uri") or not q.get("state"):
             problem = "redirect_uri and state are required"
-        elif self.scopes_required and not set(self.scopes_required) <= set((q.get("scope") or "").split()):
+        elif self.scopes_required and not set(self.scopes_required) <= set(
+                (q.get("scope") or "").replace(",", " ").split()):
             problem = f"scope must include {' '.join(self.scopes_required)}"
-        elif q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+        elif (self.pkce_required or "code_challenge" in q) and (
+                q.get("code_challenge_method") != "S256" or not q.get("code_challenge")):
             problem = "PKCE with S256 is required"
         if problem:
             return Answer(400, {"error": "invalid_request", "error_description": problem})
         with self.lock:
             code = self._new("code")
-            self.codes[code] = {"redirect_uri": q["redirect_uri"], "challenge": q["code_challenge"]}
+            self.codes[code] = {"redirect_uri": q["redirect_uri"], "challenge": q.get("code_challenge")}
         sep = "&" if "?" in q["redirect_uri"] else "?"
         return Answer(302, "", {"Location": f"{q['redirect_uri']}{sep}{urlencode({'code': code, 'state': q['state']})}"})
 
@@ -284,7 +290,7 @@ class OAuthFake:
         if header.startswith("Basic "):
             user, _, pw = base64.b64decode(header[6:]).decode().partition(":")
             return (user, pw) == (self.client_id, self.client_secret)
-        return form.get("client_id") == self.client_id
+        return form.get(self.client_id_param) == self.client_id
 
     def issue(self) -> dict:
         with self.lock:
@@ -308,7 +314,7 @@ class OAuthFake:
                     return Answer(400, {"error": "invalid_grant", "error_description": "bad code or redirect_uri"})
                 verifier = form.get("code_verifier", "")
                 challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-                if challenge != entry["challenge"]:
+                if entry["challenge"] is not None and challenge != entry["challenge"]:
                     return Answer(400, {"error": "invalid_grant", "error_description": "PKCE verification failed"})
                 issued = self.issue()
                 if not self.refresh_token_on_code:

@@ -67,13 +67,18 @@ class Harness:
     account: Account
     fake: Any
     publisher: type[Publisher]
+    #: what every post carries unless a test says otherwise: one file of the first media
+    #: kind when the platform takes no text-only post (``PlatformLimits.media_required``)
+    default_media: tuple[str, ...] = ()
 
     def upload(self, kind: str) -> int:
         data, name = (png_bytes(), "pic.png") if kind == "image" else (mp4_bytes(64), "clip.mp4")
         asset = media.ingest(self.rt.config, self.rt.pm, self.workspace.id, io.BytesIO(data), name)
         return asset.id
 
-    def schedule(self, body: str = "Hello from the contract kit", *, media_kinds=(), **fields) -> Publication:
+    def schedule(self, body: str = "Hello from the contract kit", *, media_kinds=None, **fields) -> Publication:
+        if media_kinds is None:
+            media_kinds = self.default_media
         post = posts.create(self.workspace.id, body=body,
                             media=[self.upload(k) for k in media_kinds], **fields)
         [pub] = publications.schedule(self.rt.config, self.rt.pm, self.workspace.id, post,
@@ -142,7 +147,8 @@ class PublisherHarness:
         user, ws = auth.create_user("contract@example.com", "contract kit password",
                                     workspace_name="Contract")
         account = self._connect(rt, ws, user, fake)
-        yield Harness(rt, ws, user, account, fake, cls)
+        default_media = self.media_kinds[:1] if cls.descriptor.limits.media_required else ()
+        yield Harness(rt, ws, user, account, fake, cls, default_media)
         if not database.is_closed():
             database.close()
 
@@ -180,6 +186,14 @@ class PublisherContract(PublisherHarness):
             assert secrets.get("access_token") and acc.token_expires_at is not None
 
     def test_publishes_text_exactly_once(self, harness):
+        if self.publisher.descriptor.limits.media_required:
+            # The platform takes no text-only post: refused when scheduling, nothing sent.
+            # (Every other check here posts the first of ``media_kinds`` with its text.)
+            with pytest.raises(ValidationError) as info:
+                harness.schedule("Contract: plain text", media_kinds=())
+            assert "text-only" in str(info.value.errors)
+            assert harness.fake.posts == []
+            return
         pub = harness.run(harness.schedule("Contract: plain text"))
         assert pub.status == states.PUBLISHED, pub.error_message
         assert pub.remote_id
