@@ -98,11 +98,14 @@ class MediaItem:
     mime: str
     size: int
     path: str | None  # local path when the storage backend has one
-    url: str | None
+    url: str | None  # the API's content URL: needs SchedulerX's auth
     open: Any = None  # callable returning a binary file object
     width: int | None = None
     height: int | None = None
     duration: float | None = None  # seconds, for video and audio
+    #: a signed link anyone can fetch until it expires (``schedulerx.media_links``), for
+    #: platforms that pull media by URL; BASE_URL must be reachable by the platform
+    public_url: str | None = None
 
     @property
     def kind(self) -> str:
