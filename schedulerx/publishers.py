@@ -256,6 +256,29 @@ class Publisher:
         """
         return None
 
+    # --- OAuth tokens the platform's own way --------------------------------------
+
+    def connected_tokens(self, tokens: dict, settings: dict) -> dict:
+        """After the authorization code was exchanged: the token answer to keep.
+
+        Platforms whose code gives a short-lived token to be traded for a longer one
+        (Meta's ``fb_exchange_token`` / ``ig_exchange_token``) do the trade here and
+        return the new answer (``access_token``, ``expires_in``, …). ``settings`` are
+        the account's (a reconnect) or empty (a new account). Default: as given.
+        """
+        return tokens
+
+    def refresh_tokens(self, credentials: dict) -> dict | None:
+        """Renew the access token without the standard ``refresh_token`` grant.
+
+        Return the token answer (``access_token``, ``expires_in``, …) for platforms
+        that renew tokens their own way (Instagram's ``ig_refresh_token``); raise
+        ``PermanentError`` when the platform refuses. ``None`` (the default): use the
+        OAuth ``refresh_token`` grant at the token endpoint. Called under the
+        account's refresh lease, like the standard grant.
+        """
+        return None
+
     # --- before scheduling ------------------------------------------------------
 
     def limits_for(self, settings: dict, info: dict) -> PlatformLimits:
