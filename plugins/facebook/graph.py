@@ -10,7 +10,8 @@ the engine's outcomes reads the error *code*:
   (code 9, subcode 2207042) → ``RateLimited``, waiting as long as the
   ``X-Business-Use-Case-Usage`` header estimates (else ``DEFAULT_WAIT``);
 * 190 (and 102) — the access token is invalid or expired → ``AuthError``;
-* 1, 2, ``is_transient`` or a 5xx → ``TemporaryError``;
+* 1, 2, ``is_transient``, a 5xx, or Instagram's "media not ready for publishing"
+  (code 9007, subcode 2207027: nothing was published) → ``TemporaryError``;
 * anything else → ``PermanentError`` with Meta's own message.
 
 Every call carries ``appsecret_proof`` (HMAC-SHA256 of the token under the app
@@ -33,6 +34,8 @@ TOKEN_CODES = {102, 190}
 TRANSIENT_CODES = {1, 2}
 #: Instagram: "the maximum number of posts … published by Content Publishing API"
 PUBLISHING_LIMIT = (9, 2207042)
+#: Instagram: media_publish before the container finished — nothing was published
+NOT_READY = (9007, 2207027)
 #: Meta counts use over a rolling hour; without an estimate, look again after this long.
 DEFAULT_WAIT = 15 * 60
 
@@ -82,7 +85,8 @@ def raise_for_graph(response: httpx.Response, label: str) -> None:
         raise RateLimited(message, retry_after=wait_of(response) or DEFAULT_WAIT, raw=raw)
     if code in TOKEN_CODES or (status == 401 and code is None):
         raise AuthError(message, code="token_invalid", raw=raw)
-    if status >= 500 or code in TRANSIENT_CODES or err.get("is_transient"):
+    if status >= 500 or code in TRANSIENT_CODES or err.get("is_transient") \
+            or (code, subcode) == NOT_READY:
         raise TemporaryError(message, code=tag, raw=raw)
     raise PermanentError(message, code=tag, raw=raw)
 
