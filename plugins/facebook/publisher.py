@@ -114,7 +114,9 @@ class FacebookPublisher(Publisher):
     # --- publishing ---------------------------------------------------------------
 
     def publish(self, ctx: PublishContext) -> PublishResult:
-        page = ctx.account_info["page_id"]
+        page = ctx.account_info.get("page_id")
+        if not page:  # nothing sent yet: say so plainly rather than leave the outcome unknown
+            raise PermanentError("the account has no Facebook Page id; reconnect it")
         token = ctx.credentials["access_token"]
         images = [m for m in ctx.media if m.kind == "image"]
         videos = [m for m in ctx.media if m.kind == "video"]

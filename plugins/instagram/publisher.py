@@ -108,7 +108,9 @@ class InstagramPublisher(Publisher):
     def publish(self, ctx: PublishContext) -> PublishResult:
         if not ctx.media:
             raise PermanentError("Instagram posts need at least one image or video")
-        ig = ctx.account_info["user_id"]
+        ig = ctx.account_info.get("user_id")
+        if not ig:  # nothing sent yet: say so plainly rather than leave the outcome unknown
+            raise PermanentError("the account has no Instagram user id; reconnect it")
         with _Session(self, ctx) as s:
             self._check_publishing_limit(s, ig)
             if len(ctx.media) == 1:
@@ -127,7 +129,7 @@ class InstagramPublisher(Publisher):
 
     def _check_publishing_limit(self, s: "_Session", ig: str) -> None:
         answer = s.call("GET", f"/{ig}/content_publishing_limit", params={"fields": "quota_usage,config"})
-        [row] = answer.get("data") or [{}]
+        row = (answer.get("data") or [{}])[0]
         usage, total = row.get("quota_usage"), (row.get("config") or {}).get("quota_total")
         if usage is not None and total is not None and usage >= total:
             raise RateLimited(f"Instagram's publishing limit is spent: {usage} of {total} posts in "

@@ -124,7 +124,9 @@ class LinkedInPublisher(Publisher):
     # --- publishing -------------------------------------------------------------
 
     def publish(self, ctx: PublishContext) -> PublishResult:
-        author = ctx.account_info["person_urn"]
+        author = ctx.account_info.get("person_urn")
+        if not author:  # nothing sent yet: say so plainly rather than leave the outcome unknown
+            raise PermanentError("the account has no LinkedIn member URN; reconnect it")
         with httpx.Client(base_url=self.url(), timeout=TIMEOUT) as client:
             body = {
                 "author": author, "commentary": escape_little(ctx.body),
