@@ -16,6 +16,11 @@ Workers call ``ensure_fresh`` before publishing: a token close to expiry is
 refreshed under a compare-and-set lease on the account row, so two workers never
 spend one single-use (rotating) refresh token twice; a worker that finds the
 lease taken waits for the other's result.
+
+Platforms that trade tokens their own way (Meta: a short-lived token exchanged
+for a long-lived one, renewed by ``ig_refresh_token``) implement
+``Publisher.connected_tokens`` and ``Publisher.refresh_tokens``; both run at the
+same points, under the same lease, with the same error handling.
 """
 from __future__ import annotations
 
@@ -184,6 +189,7 @@ def complete(config, pm, *, workspace_id: int, user_id: int, platform: str, stat
                                              "code_verifier": verifier})
         publisher = cls(config)
         existing = Account.get_by_id(row.account_id) if row.account_id else None
+        tokens = publisher.connected_tokens(tokens, dict(existing.settings if existing else {}))
         stored = decrypt_json(config.secret_key, existing.credentials) if existing else {}
         credentials = merge_tokens(stored, tokens)
         conn = publisher.check_connection(dict(existing.settings if existing else {}), credentials)
@@ -268,17 +274,20 @@ def ensure_fresh(config, pm, account_id: int, *, rejected: str | None = None) ->
             _release(account_id, lease)
             return stored
         refresh_token = stored.get("refresh_token")
-        if not refresh_token:
-            raise AuthError(f"the {cls.descriptor.label} token expired and there is no refresh "
-                            "token; reconnect the account", code="no_refresh_token")
         try:
-            tokens = token_request(config, cls, {"grant_type": "refresh_token",
-                                                 "refresh_token": refresh_token})
+            # A platform that renews tokens its own way says so; else the standard grant.
+            tokens = cls(config).refresh_tokens(stored)
+            if tokens is None and refresh_token:
+                tokens = token_request(config, cls, {"grant_type": "refresh_token",
+                                                     "refresh_token": refresh_token})
         except TemporaryError:
             raise
         except PermanentError as exc:  # invalid_grant, revoked app, …: only the user can fix it
             raise AuthError(f"{cls.descriptor.label} refused to refresh the token: {exc.message}",
                             code="refresh_failed", raw=exc.raw) from exc
+        if tokens is None:
+            raise AuthError(f"the {cls.descriptor.label} token expired and there is no refresh "
+                            "token; reconnect the account", code="no_refresh_token")
     except BaseException:
         _release(account_id, lease)
         raise

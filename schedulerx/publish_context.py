@@ -1,6 +1,7 @@
 """Resolve a publication's ids into what a publisher is called with."""
 from __future__ import annotations
 
+from . import media_links
 from .crypto import decrypt_json
 from .models import Account, MediaAsset, Post, Publication, Variant
 from .publishers import MediaItem, PublishContext
@@ -37,7 +38,9 @@ def media_items(config, pm, asset_ids: list[int], workspace_id: int) -> list[Med
             path=storage.local_path(asset.storage_key),
             url=f"{config.public_base_url}/api/v1/media/{asset.id}/content",
             open=lambda s=storage, k=asset.storage_key: s.open(k),
-            width=asset.width, height=asset.height, duration=asset.duration))
+            width=asset.width, height=asset.height, duration=asset.duration,
+            public_url=media_links.public_url(config.public_base_url, config.secret_key,
+                                              asset.id, asset.storage_key)))
     return items
 
 

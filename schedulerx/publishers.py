@@ -103,11 +103,14 @@ class MediaItem:
     mime: str
     size: int
     path: str | None  # local path when the storage backend has one
-    url: str | None
+    url: str | None  # the API's content URL: needs SchedulerX's auth
     open: Any = None  # callable returning a binary file object
     width: int | None = None
     height: int | None = None
     duration: float | None = None  # seconds, for video and audio
+    #: a signed link anyone can fetch until it expires (``schedulerx.media_links``), for
+    #: platforms that pull media by URL; BASE_URL must be reachable by the platform
+    public_url: str | None = None
 
     @property
     def kind(self) -> str:
@@ -259,6 +262,29 @@ class Publisher:
         secrets change. Raise ``AuthError`` (bad token) or ``PermanentError`` (bad
         settings) to refuse the connection with the message; ``TemporaryError`` when
         the platform cannot be reached. The default trusts the settings.
+        """
+        return None
+
+    # --- OAuth tokens the platform's own way --------------------------------------
+
+    def connected_tokens(self, tokens: dict, settings: dict) -> dict:
+        """After the authorization code was exchanged: the token answer to keep.
+
+        Platforms whose code gives a short-lived token to be traded for a longer one
+        (Meta's ``fb_exchange_token`` / ``ig_exchange_token``) do the trade here and
+        return the new answer (``access_token``, ``expires_in``, …). ``settings`` are
+        the account's (a reconnect) or empty (a new account). Default: as given.
+        """
+        return tokens
+
+    def refresh_tokens(self, credentials: dict) -> dict | None:
+        """Renew the access token without the standard ``refresh_token`` grant.
+
+        Return the token answer (``access_token``, ``expires_in``, …) for platforms
+        that renew tokens their own way (Instagram's ``ig_refresh_token``); raise
+        ``PermanentError`` when the platform refuses. ``None`` (the default): use the
+        OAuth ``refresh_token`` grant at the token endpoint. Called under the
+        account's refresh lease, like the standard grant.
         """
         return None
 
