@@ -89,6 +89,20 @@ def status(workspace_id):
     click.echo(json.dumps(snapshot(rt.config, rt.pm, ws), indent=2))
 
 
+@cli.command()
+@click.option("--older-than", "days", type=click.IntRange(min=1), required=True,
+              help="days since the publication last changed")
+@click.option("--workspace", "workspace_id", type=int, default=None, help="default: every workspace")
+@click.option("--dry-run", is_flag=True, help="count, delete nothing")
+def purge(days, workspace_id, dry_run):
+    """Delete published, failed and canceled publications older than N days (posts stay)."""
+    from .runtime import bootstrap
+    from .stats import purge as run
+    bootstrap()
+    n = run(days, workspace_id=workspace_id, dry_run=dry_run)
+    click.echo(f"{'would purge' if dry_run else 'purged'} {n} publications")
+
+
 def main():
     from .plugins import get_plugin_manager
     get_plugin_manager().hook.register_commands(cli=cli)

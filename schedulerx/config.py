@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -35,6 +35,9 @@ class Config:
     # API requests per token and per workspace (flask-limiter syntax; "off" disables):
     # sustained 10/s over a minute, bursts up to 20 in one second.
     rate_limit: str = "20/second;600/minute"
+    #: Per-platform settings set in code (tests, embedding): {"x": {"client_id": …}}.
+    #: Read through ``platform_setting``, which falls back to the environment.
+    platforms: dict = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
@@ -44,12 +47,28 @@ class Config:
     def public_base_url(self) -> str:
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
+    def platform_setting(self, platform: str, key: str, default: str | None = None) -> str | None:
+        """An operator setting of one platform: OAuth client, base URL overrides, …
+
+        ``platforms[platform][key]`` when given, else the environment variable
+        ``SCHEDULERX_<PLATFORM>_<KEY>`` (e.g. ``SCHEDULERX_X_CLIENT_ID``,
+        ``SCHEDULERX_X_API_URL``), else ``default``.
+        """
+        given = (self.platforms.get(platform) or {}).get(key)
+        if given not in (None, ""):
+            return given
+        env = f"SCHEDULERX_{platform}_{key}".upper().replace("-", "_")
+        return os.environ.get(env) or default
+
     def masked(self) -> dict[str, str]:
         """Settings as strings, with secrets and URL passwords masked."""
         out = {}
         for f in fields(self):
             value = str(getattr(self, f.name))
-            if f.name in SECRET_NAMES:
+            if f.name == "platforms":
+                value = str({p: {k: ("***" if "secret" in k else v) for k, v in (s or {}).items()}
+                             for p, s in self.platforms.items()})
+            elif f.name in SECRET_NAMES:
                 value = value[:4] + "…" + "*" * 8 if value else ""
             elif "://" in value and "@" in value:
                 scheme, rest = value.split("://", 1)

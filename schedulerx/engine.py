@@ -22,13 +22,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from . import events, states
+from . import events, oauth, quotas, schedules, states, workspaces
 from .db import database, is_sqlite
-from .models import Account, Heartbeat, Publication, PublishAttempt
+from .models import Account, Heartbeat, Publication, PublishAttempt, Workspace
 from .publish_context import build_context, publisher_for
 from .publishers import AuthError, PermanentError, PublishResult, RateLimited, TemporaryError
 from .retry import RetryPolicy
-from .timeutil import utcnow
+from .timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 class TickResult:
     claimed: list[tuple[int, str]] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    occurrences: list[int] = field(default_factory=list)
     #: ``unknown`` rows whose reconcile never reported back: to send again.
     unreconciled: list[int] = field(default_factory=list)
 
@@ -115,6 +117,39 @@ def claim_unreconciled(config, now=None) -> list[int]:
         return [row.id for row in query.execute()]
 
 
+def mark_missed(pm, now=None) -> list[int]:
+    """``scheduled`` later than its workspace's misfire lateness → ``missed`` (if the
+    workspace's policy says so): after downtime, stale posts wait for the user."""
+    now = now or utcnow()
+    by_lateness: dict[int, list[int]] = {}
+    for ws in Workspace.select(Workspace.id, Workspace.settings):
+        policy = workspaces.misfire(ws)
+        if policy["policy"] == "mark_missed":
+            by_lateness.setdefault(policy["max_lateness"], []).append(ws.id)
+    missed = []
+    for lateness, ws_ids in by_lateness.items():
+        with database.atomic():
+            rows = list(Publication
+                        .update(status=states.MISSED, due_at=None, updated_at=now,
+                                error_code="missed",
+                                error_message=f"the scheduler was not running at the due time; "
+                                              f"more than {lateness} s late")
+                        .where(Publication.status == states.SCHEDULED,
+                               Publication.due_at < now - timedelta(seconds=lateness),
+                               Publication.workspace.in_(ws_ids))
+                        .returning(Publication.id, Publication.workspace, Publication.scheduled_at)
+                        .execute())
+            for r in rows:
+                events.record(r.workspace_id, "engine",
+                              f"missed: was due at {isoformat(r.scheduled_at)}; reschedule, "
+                              "publish now or cancel it", level="warning",
+                              subject=("publication", r.id))
+        for r in rows:
+            events.notify_status_changed(pm, r.id, states.SCHEDULED, states.MISSED)
+        missed += [r.id for r in rows]
+    return missed
+
+
 def beat(name: str, kind: str, info: dict | None = None) -> None:
     """Record that ``name`` is alive (upsert on its unique name)."""
     now = utcnow()
@@ -126,15 +161,23 @@ def beat(name: str, kind: str, info: dict | None = None) -> None:
      .execute())
 
 
-def tick(config, now=None) -> TickResult:
-    """One scheduler pass. Safe to run any number of times concurrently."""
+def tick(config, now=None, pm=None) -> TickResult:
+    """One scheduler pass. Safe to run any number of times concurrently.
+
+    With the plugin manager it also materialises recurring schedules and applies
+    the workspaces' misfire policy before claiming.
+    """
     now = now or utcnow()
     reconcile_by = now + timedelta(seconds=config.queue_lease)
     result = TickResult(expired=reap_expired(now, reconcile_by),
-                        unreconciled=claim_unreconciled(config, now),
-                        claimed=claim_due(config, now))
+                        unreconciled=claim_unreconciled(config, now))
+    if pm is not None:
+        result.occurrences = schedules.materialize(config, pm, now)
+        result.missed = mark_missed(pm, now)
+    result.claimed = claim_due(config, now)
     beat("tick", "tick", {"claimed": len(result.claimed), "expired": len(result.expired),
-                          "unreconciled": len(result.unreconciled)})
+                          "unreconciled": len(result.unreconciled),
+                          "occurrences": len(result.occurrences), "missed": len(result.missed)})
     return result
 
 
@@ -227,11 +270,34 @@ def _fail(pm, pub, attempt, error, **kw) -> bool:
                    error=error, raw=getattr(error, "raw", None), **kw)
 
 
-def _needs_reconnect(pub, error) -> None:
-    Account.update(health="needs_reconnect", health_message=str(error)[:2000],
-                   updated_at=utcnow()).where(Account.id == pub.account_id).execute()
-    events.record(pub.workspace_id, "engine", f"account needs reconnecting: {error}",
-                  level="error", subject=("account", pub.account_id))
+def _needs_reconnect(pm, pub, error) -> None:
+    """Mark the account, say why, and fail its other due publications with the reason."""
+    now = utcnow()
+    reason = f"the account needs reconnecting: {error}"[:5000]
+    with database.atomic():
+        Account.update(health="needs_reconnect", health_message=str(error)[:2000],
+                       updated_at=now).where(Account.id == pub.account_id).execute()
+        events.record(pub.workspace_id, "engine", f"account needs reconnecting: {error}",
+                      level="error", subject=("account", pub.account_id))
+        due = list(Publication.select(Publication.id, Publication.status).where(
+            Publication.account == pub.account_id, Publication.id != pub.id,
+            Publication.status.in_((states.SCHEDULED, states.RETRY_WAIT)), Publication.due_at <= now))
+        for row in due:
+            n = (Publication.update(status=states.FAILED, due_at=None, next_attempt_at=None,
+                                    updated_at=now, error_code="needs_reconnect", error_message=reason)
+                 .where(Publication.id == row.id, Publication.status == row.status).execute())
+            if n:
+                events.record(pub.workspace_id, "engine", f"failed: {reason}", level="error",
+                              subject=("publication", row.id))
+    for row in due:
+        events.notify_status_changed(pm, row.id, row.status, states.FAILED)
+
+
+def _note_remote_id(pub: Publication, remote_id: str) -> None:
+    """Keep an in-progress remote id (upload session, publish id) while this claim holds."""
+    (Publication.update(remote_id=str(remote_id)[:500], updated_at=utcnow())
+     .where(Publication.id == pub.id, Publication.claim_token == pub.claim_token,
+            Publication.status == states.PUBLISHING).execute())
 
 
 def publish(pm, config, pub_id: int, claim: str) -> str | None:
@@ -249,16 +315,40 @@ def publish(pm, config, pub_id: int, claim: str) -> str | None:
             f"the account is {health.replace('_', ' ')}; reconnect it, then retry", code=health))
         return states.FAILED
     try:
-        ctx = build_context(config, pm, pub, account=account)
         publisher = publisher_for(config, pm, pub, account=account)
     except Exception as exc:  # nothing was sent: safe to fail plainly
         _fail(pm, pub, attempt, PermanentError(f"cannot prepare the post: {exc}", code="prepare"))
         return states.FAILED
     try:
+        # Before anything is sent: a token close to expiry is refreshed, a spent quota waits.
+        oauth.ensure_fresh(config, pm, pub.account_id)
+        ctx = build_context(config, pm, pub)
+        costs = publisher.quota_cost(ctx.media)
+        spent = quotas.exceeded_now(publisher, Account.get_by_id(pub.account_id), costs)
+        if spent is not None:
+            raise RateLimited(spent[0], retry_after=spent[1], code="quota_exceeded")
+    except AuthError as exc:
+        _fail(pm, pub, attempt, exc)
+        _needs_reconnect(pm, pub, exc)
+        return states.FAILED
+    except RateLimited as exc:
+        _retry_or_fail(pm, pub, attempt, exc, retry_after=exc.retry_after)
+        return Publication.get_by_id(pub_id).status
+    except TemporaryError as exc:
+        _retry_or_fail(pm, pub, attempt, exc)
+        return Publication.get_by_id(pub_id).status
+    except Exception as exc:  # nothing was sent: safe to fail plainly
+        _fail(pm, pub, attempt, PermanentError(f"cannot prepare the post: {exc}", code="prepare"))
+        return states.FAILED
+    if publisher.oauth is not None:
+        ctx.refresh_credentials = lambda: oauth.ensure_fresh(
+            config, pm, pub.account_id, rejected=ctx.credentials.get("access_token"))
+    ctx.note_remote_id = lambda remote_id: _note_remote_id(pub, remote_id)
+    try:
         result = publisher.publish(ctx)
     except AuthError as exc:
         _fail(pm, pub, attempt, exc)
-        _needs_reconnect(pub, exc)
+        _needs_reconnect(pm, pub, exc)
         return states.FAILED
     except PermanentError as exc:
         _fail(pm, pub, attempt, exc)
@@ -279,7 +369,8 @@ def publish(pm, config, pub_id: int, claim: str) -> str | None:
                                 error_message=f"{type(exc).__name__}: {exc}"[:5000]),
                 error=exc)
         return reconcile(pm, config, pub_id)
-    _published(pm, pub, attempt, result)
+    if _published(pm, pub, attempt, result):
+        quotas.spend(pub.account_id, costs)
     return states.PUBLISHED
 
 
@@ -291,14 +382,19 @@ def reconcile(pm, config, pub_id: int) -> str:
     only_unknown = dict(from_states=(states.UNKNOWN,))
     try:
         publisher = publisher_for(config, pm, pub)
-        found = publisher.reconcile(build_context(config, pm, pub))
+        if publisher.can_look_up:
+            oauth.ensure_fresh(config, pm, pub.account_id)
+            found = publisher.reconcile(build_context(config, pm, pub))
+        else:
+            found = None  # the platform cannot be asked: only idempotency can make a retry safe
     except Exception as exc:
         _wait_for_user(pub_id)
         events.record(pub.workspace_id, "engine", f"reconcile failed: {exc}; waiting for you",
                       level="warning", subject=("publication", pub_id))
         return states.UNKNOWN
     if isinstance(found, PublishResult):
-        _published(pm, pub, None, found, **only_unknown)
+        if _published(pm, pub, None, found, **only_unknown):
+            quotas.spend(pub.account_id, publisher.quota_cost([]))
     elif found is False or (found is None and publisher.idempotent):
         # Not on the platform, or the platform drops a duplicate: a retry is safe.
         why = TemporaryError("not found on the platform after an unknown outcome"

@@ -17,6 +17,11 @@ class ValidationError(SchedulerXError):
     code = "validation_error"
 
 
+class TooLarge(ValidationError):
+    status = 413
+    code = "too_large"
+
+
 class NotFound(SchedulerXError):
     status = 404
     code = "not_found"
@@ -36,3 +41,9 @@ class Forbidden(SchedulerXError):
 class Unauthorized(SchedulerXError):
     status = 401
     code = "unauthorized"
+
+
+class UpstreamError(SchedulerXError):
+    """A platform could not be reached or answered in a way we cannot use."""
+    status = 502
+    code = "platform_error"

@@ -11,19 +11,15 @@ from typing import BinaryIO
 import filetype
 from peewee import OP, SQL, Expression, NodeList, Value
 
+from .ai import jobs as ai_jobs
 from .db import database
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, NotFound, TooLarge, ValidationError
 from .models import MediaAsset, Post
 
 #: Families a post can carry. The type is sniffed from the bytes, never trusted from the client.
 ALLOWED_FAMILIES = ("image/", "video/", "audio/")
 CHUNK = 1024 * 1024
 DEFAULT_STORAGE = "local"
-
-
-class TooLarge(ValidationError):
-    status = 413
-    code = "too_large"
 
 
 def get(workspace_id: int, asset_id: int) -> MediaAsset:
@@ -84,12 +80,14 @@ def ingest(config, pm, workspace_id: int, stream: BinaryIO, filename: str, *, ta
         tmp.seek(0)
         backend.save(key, tmp)
     try:
-        return MediaAsset.create(workspace=workspace_id, storage=storage, storage_key=key,
-                                 filename=filename, sha256=digest.hexdigest(), mime=kind.mime,
-                                 size=size, tags=_clean_tags(tags), status="ready")
+        asset = MediaAsset.create(workspace=workspace_id, storage=storage, storage_key=key,
+                                  filename=filename, sha256=digest.hexdigest(), mime=kind.mime,
+                                  size=size, tags=_clean_tags(tags), status="ready")
     except Exception:
         backend.delete(key)  # nothing half-written: no orphan file
         raise
+    ai_jobs.on_media_ingested(pm, asset)  # when the workspace turned automatic AI on
+    return asset
 
 
 def listing(workspace_id: int, *, kind: str | None = None, tag: str | None = None,

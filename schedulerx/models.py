@@ -58,14 +58,25 @@ class Account(BaseModel):
     workspace = pw.ForeignKeyField(Workspace, backref="accounts", on_delete="CASCADE")
     platform = pw.CharField(max_length=64)
     display_name = pw.CharField(max_length=200)
-    credentials = pw.TextField(default="")  # Fernet-encrypted JSON (see secrets.py)
+    credentials = pw.TextField(default="")  # Fernet-encrypted JSON (see crypto.py)
     settings = JSONField(default=dict)  # non-secret settings, validated by the plugin schema
+    # What the platform told us when connecting (remote user id, handle, instance limits).
+    platform_info = JSONField(default=dict)
     token_expires_at = pw.DateTimeField(null=True)
+    # Who is refreshing the OAuth token now, and until when (see oauth.ensure_fresh):
+    # a compare-and-set lease, so two workers never spend one single-use refresh token.
+    refresh_lock = pw.CharField(max_length=32, null=True)
+    refresh_lock_until = pw.DateTimeField(null=True)
     health = pw.CharField(max_length=24, default="connected")  # connected / needs_reconnect / disabled
     health_message = pw.TextField(default="")
     slots = JSONField(default=list)  # [{"weekday": 0-6, "time": "HH:MM"}] local wall time
     timezone = pw.CharField(max_length=64, null=True)
     retry_policy = JSONField(null=True)  # default for new publications
+    # The queue's rules (slots.py): seconds between two posts, posts per local day,
+    # and local dates ("YYYY-MM-DD") with no posts at all.
+    min_gap = pw.IntegerField(default=0)
+    max_per_day = pw.IntegerField(null=True)
+    blackout_dates = JSONField(default=list)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -130,12 +141,26 @@ class Schedule(BaseModel):
 class Occurrence(BaseModel):
     schedule = pw.ForeignKeyField(Schedule, backref="occurrences", on_delete="CASCADE")
     occurs_at = pw.DateTimeField()
-    status = pw.CharField(max_length=16, default="created")
+    status = pw.CharField(max_length=16, default="created")  # created / failed
     post = pw.ForeignKeyField(Post, null=True, on_delete="SET NULL")
+    error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("schedule", "occurs_at"), True),)
+
+
+class Reservation(BaseModel):
+    """A slot held for content that does not exist yet: a topic at a time on an account."""
+    workspace = pw.ForeignKeyField(Workspace, backref="reservations", on_delete="CASCADE")
+    account = pw.ForeignKeyField(Account, backref="reservations", on_delete="CASCADE")
+    at = pw.DateTimeField()
+    topic = pw.CharField(max_length=500)
+    note = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "at"), True),)
 
 
 class Publication(BaseModel):
@@ -190,18 +215,108 @@ class PublishAttempt(BaseModel):
     worker = pw.CharField(max_length=200, default="")
 
 
+class Persona(BaseModel):
+    """A named voice: style instructions that prompt templates include (see schedulerx.ai)."""
+    workspace = pw.ForeignKeyField(Workspace, backref="personas", on_delete="CASCADE")
+    name = pw.CharField(max_length=100)
+    instructions = pw.TextField(default="")
+    tone = pw.CharField(max_length=100, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("workspace", "name"), True),)
+
+
 class PromptTemplate(BaseModel):
     workspace = pw.ForeignKeyField(Workspace, backref="prompt_templates", on_delete="CASCADE")
     name = pw.CharField(max_length=200)
     purpose = pw.CharField(max_length=32)  # metadata / script / caption / hashtags
     body = pw.TextField()
-    provider = pw.CharField(max_length=64, default="offline")
-    model = pw.CharField(max_length=200, default="")
+    provider = pw.CharField(max_length=64, default="")  # "": the workspace's default provider
+    model = pw.CharField(max_length=200, default="")  # "": the provider settings' model
     params = JSONField(default=dict)
+    persona = pw.ForeignKeyField(Persona, null=True, backref="templates", on_delete="SET NULL")
     is_active = pw.BooleanField(default=False)
     version = pw.IntegerField(default=1)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
+
+
+# At most one active template per workspace and purpose, whatever the races.
+PromptTemplate.add_index(PromptTemplate.index(
+    PromptTemplate.workspace, PromptTemplate.purpose, unique=True,
+    where=pw.SQL("is_active"), name="prompt_template_one_active"))
+
+
+class PromptTemplateVersion(BaseModel):
+    """A template as it was after each save: version 1 is the first, one row per edit."""
+    template = pw.ForeignKeyField(PromptTemplate, backref="versions", on_delete="CASCADE")
+    version = pw.IntegerField()
+    name = pw.CharField(max_length=200)
+    body = pw.TextField()
+    provider = pw.CharField(max_length=64, default="")
+    model = pw.CharField(max_length=200, default="")
+    params = JSONField(default=dict)
+    persona_id = pw.IntegerField(null=True)  # no FK: a deleted persona leaves history alone
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("template", "version"), True),)
+
+
+class AIProviderConfig(BaseModel):
+    """A workspace's settings for one AI provider; secrets Fernet-encrypted (crypto.py)."""
+    workspace = pw.ForeignKeyField(Workspace, backref="ai_providers", on_delete="CASCADE")
+    provider = pw.CharField(max_length=64)
+    settings = JSONField(default=dict)
+    credentials = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("workspace", "provider"), True),)
+
+
+class AIJob(BaseModel):
+    """A generation run by a worker: pending → running → done | failed."""
+    workspace = pw.ForeignKeyField(Workspace, backref="ai_jobs", on_delete="CASCADE")
+    status = pw.CharField(max_length=16, default="pending")
+    request = JSONField(default=dict)
+    result = JSONField(null=True)
+    error_code = pw.CharField(max_length=100, null=True)
+    error_message = pw.TextField(null=True)
+    attempts = pw.IntegerField(default=0)
+    claim_token = pw.CharField(max_length=32, null=True)
+    due_at = pw.DateTimeField(null=True)  # when the tick must look at it: now, or the lease end
+    created_at = pw.DateTimeField(default=utcnow)
+    started_at = pw.DateTimeField(null=True)
+    finished_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "due_at"), False),)
+
+
+class AICall(BaseModel):
+    """One call to an AI provider: prompt, raw answer, tokens, latency, outcome."""
+    workspace = pw.ForeignKeyField(Workspace, backref="ai_calls", on_delete="CASCADE")
+    job = pw.ForeignKeyField(AIJob, null=True, backref="calls", on_delete="SET NULL")
+    template = pw.ForeignKeyField(PromptTemplate, null=True, backref="calls", on_delete="SET NULL")
+    template_version = pw.IntegerField(null=True)
+    purpose = pw.CharField(max_length=32)
+    provider = pw.CharField(max_length=64)
+    model = pw.CharField(max_length=200, default="")
+    prompt = pw.TextField(default="")
+    raw_answer = pw.TextField(null=True)
+    status = pw.CharField(max_length=16)  # ok / invalid / error
+    error = pw.TextField(null=True)
+    input_tokens = pw.IntegerField(null=True)
+    output_tokens = pw.IntegerField(null=True)
+    latency_ms = pw.IntegerField(default=0)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("workspace", "created_at"), False),)
 
 
 class PipelineRun(BaseModel):
@@ -248,6 +363,48 @@ class Event(BaseModel):
         )
 
 
+class OAuthState(BaseModel):
+    """A started OAuth authorization: single use, bound to the user and workspace that began it."""
+    state = pw.CharField(max_length=64, unique=True)
+    workspace = pw.ForeignKeyField(Workspace, on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, on_delete="CASCADE")
+    platform = pw.CharField(max_length=64)
+    account = pw.ForeignKeyField(Account, null=True, on_delete="CASCADE")  # set on a reconnect
+    code_verifier = pw.TextField(default="")  # Fernet-encrypted (PKCE)
+    redirect_uri = pw.TextField()
+    display_name = pw.CharField(max_length=200, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+
+    class Meta:
+        table_name = "oauth_state"
+
+
+class QuotaUsage(BaseModel):
+    """Units of a platform quota an account spent on one UTC day."""
+    account = pw.ForeignKeyField(Account, backref="quota_usage", on_delete="CASCADE")
+    day = pw.DateField()
+    unit = pw.CharField(max_length=64)
+    used = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("account", "day", "unit"), True),)
+
+
+class PublicationMetrics(BaseModel):
+    """One reading of a published post's numbers (a time series, for analytics)."""
+    publication = pw.ForeignKeyField(Publication, backref="metrics", on_delete="CASCADE")
+    fetched_at = pw.DateTimeField(default=utcnow)
+    views = pw.BigIntegerField(null=True)
+    likes = pw.BigIntegerField(null=True)
+    comments = pw.BigIntegerField(null=True)
+    shares = pw.BigIntegerField(null=True)
+    raw = JSONField(default=dict)
+
+    class Meta:
+        indexes = ((("publication", "fetched_at"), False),)
+
+
 class Heartbeat(BaseModel):
     """Liveness of the clock, the tick and each worker process."""
     name = pw.CharField(max_length=200, unique=True)
@@ -261,6 +418,7 @@ class Heartbeat(BaseModel):
 
 ALL_MODELS = [
     Workspace, User, Membership, ApiToken, Account, MediaAsset, Post, Variant,
-    Schedule, Occurrence, Publication, PublishAttempt, PromptTemplate,
-    PipelineRun, StageRun, Event, Heartbeat,
+    Schedule, Occurrence, Reservation, Publication, PublishAttempt, Persona, PromptTemplate,
+    PromptTemplateVersion, AIProviderConfig, AIJob, AICall,
+    PipelineRun, StageRun, Event, Heartbeat, OAuthState, QuotaUsage, PublicationMetrics,
 ]

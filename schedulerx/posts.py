@@ -25,7 +25,7 @@ def listing(workspace_id: int, *, q: str | None = None):
     return query.order_by(Post.created_at.desc(), Post.id.desc())
 
 
-def _check_media(workspace_id: int, media: list[int]) -> list[int]:
+def check_media(workspace_id: int, media: list[int]) -> list[int]:
     if len(set(media)) != len(media):
         raise ValidationError("a media id is listed twice", field="media")
     found = {a.id: a.status for a in MediaAsset.select(MediaAsset.id, MediaAsset.status)
@@ -67,7 +67,7 @@ def create(workspace_id: int, *, title: str = "", body: str = "", tags=(), media
            variants=(), ai_metadata=None) -> Post:
     if not (title or body or media):
         raise ValidationError("a post needs a title, a body or media")
-    media = _check_media(workspace_id, list(media))
+    media = check_media(workspace_id, list(media))
     _check_variants(workspace_id, list(variants))
     with database.atomic():
         post = Post.create(workspace=workspace_id, title=title, body=body, tags=list(tags),
@@ -82,7 +82,7 @@ def update(post: Post, **changes) -> Post:
         raise Conflict("the post is being published right now; try again in a moment")
     variants = changes.pop("variants", None)
     if "media" in changes:
-        changes["media"] = _check_media(post.workspace_id, list(changes["media"]))
+        changes["media"] = check_media(post.workspace_id, list(changes["media"]))
     if variants is not None:
         _check_variants(post.workspace_id, list(variants))
     after = {k: changes.get(k, getattr(post, k)) for k in ("title", "body", "media")}

@@ -1,6 +1,7 @@
 """Resolve a publication's ids into what a publisher is called with."""
 from __future__ import annotations
 
+from . import media_links
 from .crypto import decrypt_json
 from .models import Account, MediaAsset, Post, Publication, Variant
 from .publishers import MediaItem, PublishContext
@@ -38,7 +39,10 @@ def media_items(config, pm, asset_ids: list[int], workspace_id: int) -> list[Med
             id=asset.id, filename=asset.filename, mime=asset.mime, size=asset.size,
             path=storage.local_path(asset.storage_key),
             url=f"{config.public_base_url}/api/v1/media/{asset.id}/content",
-            open=lambda s=storage, k=asset.storage_key: s.open(k)))
+            open=lambda s=storage, k=asset.storage_key: s.open(k),
+            width=asset.width, height=asset.height, duration=asset.duration,
+            public_url=media_links.public_url(config.public_base_url, config.secret_key,
+                                              asset.id, asset.storage_key)))
     return items
 
 
@@ -58,4 +62,5 @@ def build_context(config, pm, pub: Publication, account: Account | None = None) 
         options=dict(variant.options if variant else {}),
         scheduled_at=pub.scheduled_at, base_url=config.public_base_url,
         data_dir=str(config.data_dir), remote_id=pub.remote_id,
+        account_info=dict(account.platform_info or {}),
     )

@@ -3,6 +3,7 @@
   draft → scheduled → queued → publishing → published
                 ↘ paused ↗        ↘ retry_wait → queued
   scheduled|paused|retry_wait → canceled
+  scheduled (later than the workspace's misfire lateness) → missed → scheduled | canceled
   publishing (lease expired) → unknown → published | retry_wait | failed
   any active → failed
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 DRAFT, SCHEDULED, PAUSED, QUEUED, PUBLISHING = "draft", "scheduled", "paused", "queued", "publishing"
 PUBLISHED, RETRY_WAIT, UNKNOWN, FAILED, CANCELED = "published", "retry_wait", "unknown", "failed", "canceled"
+MISSED = "missed"
 
-ALL = (DRAFT, SCHEDULED, PAUSED, QUEUED, PUBLISHING, PUBLISHED, RETRY_WAIT, UNKNOWN, FAILED, CANCELED)
+ALL = (DRAFT, SCHEDULED, PAUSED, QUEUED, PUBLISHING, PUBLISHED, RETRY_WAIT, UNKNOWN, FAILED, CANCELED,
+       MISSED)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     DRAFT: frozenset({SCHEDULED, CANCELED}),
-    SCHEDULED: frozenset({QUEUED, PAUSED, CANCELED, SCHEDULED, FAILED}),
+    SCHEDULED: frozenset({QUEUED, PAUSED, CANCELED, SCHEDULED, FAILED, MISSED}),
     PAUSED: frozenset({SCHEDULED, CANCELED}),
     # queued → queued: a claim whose message was lost is claimed again.
     QUEUED: frozenset({PUBLISHING, QUEUED, FAILED}),
@@ -25,12 +28,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     PUBLISHED: frozenset(),
     FAILED: frozenset({SCHEDULED}),
     CANCELED: frozenset(),
+    # Missed after downtime (workspace misfire policy): waits for the user.
+    MISSED: frozenset({SCHEDULED, CANCELED}),
 }
 
 #: States the tick claims once their due_at has passed.
 CLAIMABLE = (SCHEDULED, RETRY_WAIT, QUEUED)
 #: States no worker will touch again.
 FINISHED = (PUBLISHED, FAILED, CANCELED)
+#: States that hold a place on an account's calendar (the queue skips them).
+OCCUPYING = (SCHEDULED, PAUSED, QUEUED, PUBLISHING, RETRY_WAIT, UNKNOWN, PUBLISHED)
 
 
 def sources(target: str) -> tuple[str, ...]:
@@ -44,11 +51,11 @@ def can(source: str, target: str) -> bool:
 
 # User actions: the states each is allowed from, and where it leads.
 ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "cancel": ((SCHEDULED, PAUSED, RETRY_WAIT), CANCELED),
+    "cancel": ((SCHEDULED, PAUSED, RETRY_WAIT, MISSED), CANCELED),
     "pause": ((SCHEDULED,), PAUSED),
     "resume": ((PAUSED,), SCHEDULED),
-    "force": ((SCHEDULED, PAUSED, RETRY_WAIT), SCHEDULED),
-    "reschedule": ((SCHEDULED, PAUSED, RETRY_WAIT), SCHEDULED),
+    "force": ((SCHEDULED, PAUSED, RETRY_WAIT, MISSED), SCHEDULED),
+    "reschedule": ((SCHEDULED, PAUSED, RETRY_WAIT, MISSED), SCHEDULED),
     # After failed, or after unknown when the user has checked the platform.
     "retry": ((FAILED, UNKNOWN), SCHEDULED),
     "mark_published": ((UNKNOWN,), PUBLISHED),

@@ -11,6 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from .errors import ValidationError
 
 
+#: Times outside these years are refused: nothing is planned that far, and date
+#: arithmetic near datetime's limits would overflow.
+MIN_YEAR, MAX_YEAR = 1970, 2200
+
+
 def utcnow() -> datetime:
     """Now, as stored: naive UTC."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -84,6 +89,8 @@ def parse_datetime(value: str | datetime, tz_name: str, field: str = "scheduled_
             dt = datetime.fromisoformat(text)
         except ValueError:
             raise ValidationError(f"{value!r} is not an ISO 8601 datetime", field=field)
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+        raise ValidationError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}", field=field)
     return localize(dt, tz_name)
 
 

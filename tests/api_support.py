@@ -6,32 +6,15 @@ depend on the first-party publishers.
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import marshmallow as ma
 import pytest
 
 from schedulerx import hookimpl
 from schedulerx.publishers import PlatformDescriptor, PlatformLimits, Publisher, PublishResult
+from schedulerx.testing.samples import mp4_bytes, png_bytes  # noqa: F401 (re-exported for the tests)
 
 TEXT_MAX = 40
-
-
-def png_bytes(padding: int = 0) -> bytes:
-    """A valid 1x1 PNG (plus ``padding`` trailing bytes, which viewers ignore)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
-            + chunk(b"IEND", b"") + b"\x00" * padding)
-
-
-def mp4_bytes() -> bytes:
-    """An MP4 ``ftyp`` box and an empty ``mdat``: what sniffers look at."""
-    return (struct.pack(">I", 24) + b"ftypisom" + b"\x00\x00\x02\x00" + b"isommp41"
-            + struct.pack(">I", 8) + b"mdat")
 
 
 def upload(api, data: bytes, filename: str = "pic.png", **form):

@@ -47,6 +47,7 @@ class FakePublisher(Publisher):
     settings_schema = FakeSettings
     secret_fields = ("token",)
     idempotent = False
+    can_look_up = True
 
     def publish(self, ctx):
         SCRIPT.calls[ctx.idempotency_key] += 1

@@ -33,7 +33,8 @@ def test_every_loaded_platform_is_listed_with_the_same_shape(api, rt, testpub):
     names = [p["name"] for p in api.get("/platforms").json]
     assert names == sorted(rt.pm.publishers())
     for p in api.get("/platforms").json:
-        assert set(p) == {"name", "label", "limits", "best_times", "idempotent", "settings"}
+        assert set(p) == {"name", "label", "limits", "best_times", "idempotent", "can_look_up",
+                          "connect", "quotas", "metrics", "settings"}
         for f in p["settings"]:
             assert isinstance(f["required"], bool) and isinstance(f["secret"], bool)
 

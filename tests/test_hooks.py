@@ -6,6 +6,7 @@ tests/test_hook_docs.py fails when a hook has no test here.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import sys
 import textwrap
@@ -24,6 +25,8 @@ from click.testing import CliRunner
 
 import schedulerx.plugins
 from schedulerx import accounts, auth, db, engine, hookimpl, media, posts, publications, states
+from schedulerx.ai import generation
+from schedulerx.ai.providers import AIProvider, Completion
 from schedulerx.cli import cli
 from schedulerx.models import Heartbeat, Publication
 from schedulerx.plugins import make_plugin_manager
@@ -104,14 +107,13 @@ def test_hook_register_publishers(rt, ws, plugin):
     assert pub.idempotency_key in EchoPublisher.posted
 
 
-class UpperCaseProvider:
-    name, label = "uppercase", "Upper case"
+class UpperCaseProvider(AIProvider):
+    """Answers the metadata schema with the topic in upper case."""
+    name, label, offline = "uppercase", "Upper case", True
 
-    class settings_schema(marshmallow.Schema):
-        pass
-
-    def generate(self, prompt: str, **params) -> str:
-        return prompt.upper()
+    def complete(self, request):
+        topic = request.variables["topic"].upper()
+        return Completion(text=json.dumps({"title": topic, "description": topic, "hashtags": []}))
 
 
 class ReverseStage:
@@ -124,7 +126,7 @@ class ReverseStage:
         return {"text": inputs["text"][::-1]}
 
 
-def test_hook_register_ai_providers(rt, plugin):
+def test_hook_register_ai_providers(rt, plugin, owner):
     class AiPlugin:
         @hookimpl
         def register_ai_providers(self):
@@ -132,8 +134,9 @@ def test_hook_register_ai_providers(rt, plugin):
 
     assert "uppercase" not in rt.pm.ai_providers()
     plugin(AiPlugin())
-    provider = rt.pm.ai_providers()["uppercase"]
-    assert provider is UpperCaseProvider and provider().generate("hi") == "HI"
+    assert rt.pm.ai_providers()["uppercase"] is UpperCaseProvider
+    result = generation.generate(rt.config, rt.pm, owner[1].id, topic="hi", provider="uppercase")
+    assert (result.title, result.provider) == ("HI", "uppercase")
 
 
 def test_hook_register_pipeline_stages(rt, plugin):

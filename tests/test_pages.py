@@ -151,7 +151,7 @@ def test_static_assets_are_served_locally(client):
 
 
 def test_placeholders_are_honest(client, session):
-    for path in ("/pipelines", "/ai"):
+    for path in ("/pipelines",):
         html = text(client.get(path))
         assert "Not built yet" in html
 

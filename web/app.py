@@ -54,6 +54,8 @@ def create_app(runtime: Runtime | None = None, **flask_config) -> Flask:
     errors.register(app)
     register_api(app)
     register_pages(app)
+    from . import public_media  # imported here: it needs this module's ``runtime``
+    app.register_blueprint(public_media.bp)
     _register_plugin_routes(app, rt)
     app.before_request(input_guard.refuse_nul)
     app.before_request(auth.load_identity)

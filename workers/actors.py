@@ -11,6 +11,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from schedulerx import engine, runtime
+from schedulerx.ai import jobs as ai_jobs
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ QUEUE = "schedulerx"
 def tick():
     """Claim due publications and send one publish message each."""
     rt = runtime.current()
-    result = engine.tick(rt.config)
+    result = engine.tick(rt.config, pm=rt.pm)
     for pub_id, claim in result.claimed:
         publish.send(pub_id, claim)
     for pub_id in result.to_reconcile:
@@ -31,6 +32,8 @@ def tick():
     if result.claimed or result.to_reconcile:
         log.info("tick: claimed %d, expired %d, reconcile resent %d", len(result.claimed),
                  len(result.expired), len(result.unreconciled))
+    for job_id, claim in ai_jobs.claim_due():
+        ai_generate.send(job_id, claim)
 
 
 @dramatiq.actor(broker=_unbound, queue_name=QUEUE, max_retries=0, time_limit=3_600_000)
@@ -47,4 +50,11 @@ def reconcile(publication_id: int):
     engine.reconcile(rt.pm, rt.config, publication_id)
 
 
-ALL = (tick, publish, reconcile)
+@dramatiq.actor(broker=_unbound, queue_name=QUEUE, max_retries=0, time_limit=3_600_000)
+def ai_generate(job_id: int, claim: str):
+    """Run one claimed AI generation job (a provider call can take minutes)."""
+    rt = runtime.current()
+    ai_jobs.run(rt.config, rt.pm, job_id, claim)
+
+
+ALL = (tick, publish, reconcile, ai_generate)

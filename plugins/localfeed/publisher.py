@@ -44,6 +44,7 @@ class LocalFeedPublisher(Publisher):
                               media_types=("image/", "video/", "audio/")))
     settings_schema = LocalFeedSettings
     idempotent = True
+    can_look_up = True  # the feed file is ours to read
 
     def _folder(self, ctx: PublishContext) -> FeedFolder:
         try:

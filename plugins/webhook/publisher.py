@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import time
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,6 +28,7 @@ import schedulerx
 from schedulerx.publishers import (AuthError, PermanentError, PlatformDescriptor,
                                    PlatformLimits, PublishContext, Publisher, PublishResult,
                                    RateLimited, TemporaryError)
+from schedulerx.publisher_http import retry_after_seconds
 from schedulerx.timeutil import isoformat
 
 from .targets import TargetRefused, TargetUnresolved, resolve
@@ -76,20 +76,6 @@ def payload(ctx: PublishContext, sent_at: int) -> dict:
         "scheduled_at": isoformat(ctx.scheduled_at),
         "sent_at": sent_at,
     }
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class WebhookPublisher(Publisher):

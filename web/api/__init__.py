@@ -12,8 +12,9 @@ from ..errors import handle_http
 from .schemas import ErrorSchema, UTCDateTime
 
 #: Resource modules; each defines ``blp``.
-RESOURCES = ("health", "status", "tokens", "media", "posts", "publications", "accounts",
-             "platforms", "events")
+RESOURCES = ("health", "status", "workspace", "tokens", "media", "posts", "publications",
+             "accounts", "platforms", "events", "queue", "schedules", "calendar", "batches",
+             "stats", "ai")
 
 
 class SchedulerXApi(Api):

@@ -118,19 +118,23 @@ class MediaContent(MethodView):
         "416": {"description": "the range lies outside the file"}})
     def get(self, media_id):
         """Download or stream the file itself."""
-        rt = runtime()
-        asset = media.get(g.workspace.id, media_id)
-        storage = media.storage_for(rt.config, rt.pm, asset.storage)
-        path = storage.local_path(asset.storage_key)
-        if path:
-            # send_file answers Range, If-Range and If-None-Match: video players seek.
-            return send_file(path, mimetype=asset.mime, conditional=True,
-                             download_name=asset.filename)
-        fh = storage.open(asset.storage_key)
+        return send_asset(media.get(g.workspace.id, media_id))
 
-        def chunks():
-            with fh:
-                while chunk := fh.read(media.CHUNK):
-                    yield chunk
-        return Response(stream_with_context(chunks()), mimetype=asset.mime,
-                        headers={"Content-Length": str(asset.size)})
+
+def send_asset(asset):
+    """The file's bytes (also behind the signed public links, ``schedulerx_web.public_media``)."""
+    rt = runtime()
+    storage = media.storage_for(rt.config, rt.pm, asset.storage)
+    path = storage.local_path(asset.storage_key)
+    if path:
+        # send_file answers Range, If-Range and If-None-Match: video players seek.
+        return send_file(path, mimetype=asset.mime, conditional=True,
+                         download_name=asset.filename)
+    fh = storage.open(asset.storage_key)
+
+    def chunks():
+        with fh:
+            while chunk := fh.read(media.CHUNK):
+                yield chunk
+    return Response(stream_with_context(chunks()), mimetype=asset.mime,
+                    headers={"Content-Length": str(asset.size)})

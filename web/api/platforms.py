@@ -34,6 +34,14 @@ class PlatformSchema(ma.Schema):
     best_times = ma.fields.List(ma.fields.Dict())
     idempotent = ma.fields.Boolean(metadata={
         "description": "a retry after an unknown outcome cannot double-post"})
+    can_look_up = ma.fields.Boolean(metadata={
+        "description": "after an unknown outcome the post can be looked up on the platform"})
+    connect = ma.fields.String(metadata={
+        "enum": ["oauth", "settings"],
+        "description": "oauth: POST /accounts/connect/{name}; settings: POST /accounts"})
+    quotas = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "daily quotas: unit, limit, per_publish, the setting that overrides it"})
+    metrics = ma.fields.Boolean(metadata={"description": "post metrics can be read"})
     settings = ma.fields.List(ma.fields.Nested(SettingFieldSchema))
 
 
@@ -71,6 +79,12 @@ def describe(publisher_cls) -> dict:
     d = publisher_cls.descriptor
     return {"name": d.name, "label": d.label, "limits": d.limits.as_dict(),
             "best_times": list(d.best_times), "idempotent": publisher_cls.idempotent,
+            "can_look_up": publisher_cls.can_look_up,
+            "connect": "oauth" if publisher_cls.oauth is not None else "settings",
+            "quotas": [{"unit": q.unit, "label": q.label or q.unit, "limit": q.limit,
+                        "per_publish": q.per_publish, "setting": q.setting}
+                       for q in publisher_cls.quotas],
+            "metrics": publisher_cls.offers_metrics(),
             "settings": settings_form(publisher_cls)}
 
 

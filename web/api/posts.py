@@ -55,6 +55,18 @@ class ScheduleSchema(ma.Schema):
         "description": "overrides the account's default retry policy"})
 
 
+class PostCheckSchema(ma.Schema):
+    account_ids = ma.fields.List(ma.fields.Integer(strict=True), required=True,
+                                 validate=ma.validate.Length(min=1, max=100))
+    scheduled_at = WhenField(metadata={"description": "with a time, daily quotas are checked too"})
+
+
+class PostCheckResultSchema(ma.Schema):
+    ok = ma.fields.Boolean()
+    accounts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+                              metadata={"description": "account id → problems; accounts that fit are absent"})
+
+
 def _with_variants(rows: list) -> list:
     """Attach each post's variants, fetched for the whole page in one query."""
     by_post: dict[int, list] = {p.id: [] for p in rows}
@@ -123,3 +135,19 @@ class SchedulePost(MethodView):
         at = workspace_time(data["scheduled_at"], "scheduled_at")
         return publications.schedule(rt.config, rt.pm, g.workspace.id, post, data["account_ids"],
                                      at, g.workspace.timezone, retry=data.get("retry"))
+
+
+@blp.route("/<int:post_id>/check")
+class CheckPost(MethodView):
+    @blp.arguments(PostCheckSchema)
+    @blp.response(200, PostCheckResultSchema)
+    def post(self, data, post_id):
+        """What would stop the post on these accounts (text length as each platform counts it,
+        media, hashtags, daily quotas), without scheduling anything. Scheduling answers 422
+        with the same problems.
+        """
+        rt = runtime()
+        post = posts.get(g.workspace.id, post_id)
+        at = workspace_time(data.get("scheduled_at"), "scheduled_at")
+        found = publications.check_ids(rt.config, rt.pm, g.workspace.id, post, data["account_ids"], at)
+        return {"ok": not found, "accounts": found}

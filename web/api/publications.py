@@ -6,7 +6,7 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from schedulerx import publications, states
+from schedulerx import metrics, publications, states
 from schedulerx.errors import ValidationError
 from schedulerx.retry import RetryPolicy
 
@@ -133,3 +133,32 @@ class PublicationAction(MethodView):
             # Due now: ask for a tick so it goes without waiting for the clock.
             rt.pm.hook.dispatch_tick()
         return pub
+
+
+class MetricsSchema(ma.Schema):
+    fetched_at = UTCDateTime()
+    views = ma.fields.Integer(allow_none=True)
+    likes = ma.fields.Integer(allow_none=True)
+    comments = ma.fields.Integer(allow_none=True)
+    shares = ma.fields.Integer(allow_none=True)
+    raw = ma.fields.Raw(metadata={"description": "the platform's answer"})
+
+
+@blp.route("/<int:publication_id>/metrics")
+class PublicationMetrics(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(MetricsSchema))
+    def get(self, args, publication_id):
+        """The post's numbers as read from the platform, newest reading first."""
+        pub = publications.get(g.workspace.id, publication_id)
+        return paginate(metrics.history(pub), args["page"], args["page_size"])
+
+    @blp.response(201, MetricsSchema)
+    def post(self, publication_id):
+        """Read the published post's views, likes, comments and shares from the platform now.
+
+        409 when it is not published, 422 when the platform offers no numbers,
+        502 when the platform could not be asked.
+        """
+        rt = runtime()
+        return metrics.collect(rt.config, rt.pm, publications.get(g.workspace.id, publication_id))

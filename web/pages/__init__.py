@@ -9,7 +9,7 @@ from .helpers import register_template_helpers
 #: ``account`` (the endpoint ``pages.home`` is referenced elsewhere), so a blueprint may be
 #: shared by two modules and is registered once.
 MODULES = ("account", "home", "schedule", "schedule_calendar", "media", "accounts", "logs", "settings",
-           "placeholders")
+           "placeholders", "ai")
 
 
 def register_pages(app) -> None:

@@ -10,7 +10,7 @@ import json
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from schedulerx import accounts
+from schedulerx import accounts, oauth, quotas
 from schedulerx.errors import SchedulerXError, ValidationError
 from schedulerx.models import Account
 
@@ -68,9 +68,12 @@ def settings_from_form(publisher_cls, form) -> dict:
 
 def _render(error: SchedulerXError | None = None, form=None):
     publishers = rt().pm.publishers()
-    rows = Account.select().where(Account.workspace == g.workspace.id).order_by(Account.display_name)
+    rows = list(Account.select().where(Account.workspace == g.workspace.id)
+                .order_by(Account.display_name))
+    quota = {a.id: quotas.status(publishers[a.platform], a) for a in rows if a.platform in publishers}
     body = render_template(
-        "pages/accounts.html", accounts=list(rows), publishers=publishers,
+        "pages/accounts.html", accounts=rows, publishers=publishers, quota=quota,
+        form_publishers={n: c for n, c in publishers.items() if c.oauth is None},
         fields={name: settings_fields(cls) for name, cls in publishers.items()},
         form=form or {}, error=error.message if error else None,
         errors=error.errors if error else {}, health_values=accounts.HEALTH)
@@ -108,4 +111,42 @@ def set_health(account_id: int):
     except SchedulerXError as exc:
         return _render(exc)
     flash(f"{account.display_name} is now {account.health.replace('_', ' ')}.")
+    return redirect(url_for("accounts.index"))
+
+
+def _start_oauth(platform: str, account_id: int | None = None):
+    r = rt()
+    try:
+        url, _row = oauth.begin(r.config, r.pm, workspace_id=g.workspace.id, user_id=g.user.id,
+                                platform=platform, account_id=account_id,
+                                display_name=request.form.get("oauth_display_name", ""))
+    except SchedulerXError as exc:
+        return _render(exc, request.form)
+    return redirect(url)
+
+
+@bp.route("/accounts/connect/<platform>", methods=["POST"])
+def connect_oauth(platform: str):
+    """Send the browser to the platform's sign-in (OAuth 2.0, PKCE where the platform uses it)."""
+    return _start_oauth(platform)
+
+
+@bp.route("/accounts/<int:account_id>/reconnect", methods=["POST"])
+def reconnect(account_id: int):
+    account = accounts.get(g.workspace.id, account_id)
+    return _start_oauth(account.platform, account.id)
+
+
+@bp.route("/accounts/connect/<platform>/callback")
+def oauth_callback(platform: str):
+    """The platform sends the browser back here with ``code`` and ``state`` (or ``error``)."""
+    r = rt()
+    try:
+        account = oauth.complete(r.config, r.pm, workspace_id=g.workspace.id, user_id=g.user.id,
+                                 platform=platform, state=request.args.get("state", ""),
+                                 code=request.args.get("code"),
+                                 error=request.args.get("error_description") or request.args.get("error"))
+    except SchedulerXError as exc:
+        return _render(exc)
+    flash(f"Connected {account.display_name}.")
     return redirect(url_for("accounts.index"))

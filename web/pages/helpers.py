@@ -19,7 +19,7 @@ NAV = (
     ("Media", "media.index", "media", ("media.",)),
     ("Schedule", "schedule.index", "schedule", ("schedule.", "calendar.")),
     ("Pipelines", "placeholders.pipelines", "pipelines", ("placeholders.pipelines",)),
-    ("AI", "placeholders.ai", "ai", ("placeholders.ai",)),
+    ("AI", "ai.index", "ai", ("ai.",)),
     ("Accounts", "accounts.index", "accounts", ("accounts.",)),
     ("Logs", "logs.index", "logs", ("logs.",)),
     ("Settings", "settings.index", "settings", ("settings.",)),

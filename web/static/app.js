@@ -143,7 +143,18 @@
     };
   }
 
+  /* AI: the test form runs what is in the editor now, saved or not. */
+  function testCurrentText() {
+    $all("form[data-copy-body]").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        var source = document.querySelector(form.getAttribute("data-copy-body"));
+        if (source) { form.querySelector('input[name="body"]').value = source.value; }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    testCurrentText();
     tickCountdowns();
     if (document.querySelector("[data-countdown]")) { window.setInterval(tickCountdowns, 1000); }
     autosubmit();
