@@ -57,7 +57,7 @@ def create_app(runtime: Runtime | None = None, **flask_config) -> Flask:
     from . import public_media  # imported here: it needs this module's ``runtime``
     app.register_blueprint(public_media.bp)
     _register_plugin_routes(app, rt)
-    app.before_request(input_guard.refuse_nul)
+    app.before_request(input_guard.refuse_unstorable)
     app.before_request(auth.load_identity)
     ratelimit.install(app, rt.config)  # after load_identity: keyed on who is asking
 
