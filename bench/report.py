@@ -10,7 +10,7 @@ import re
 from .common import RESULTS, ROOT
 
 README = ROOT / "bench" / "README.md"
-ORDER = ["steady", "steady-tick0.25", "burst", "tick_scaling", "api"]
+ORDER = ["steady", "steady-tick0.25", "steady-50per_s", "burst", "tick_scaling", "api"]
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 
 

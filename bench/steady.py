@@ -44,7 +44,9 @@ def main(argv=None):
                  f"(target: SchedulerX p99 ≤ {TARGET_P99} s)",
                  ["system", "due", "published", "skipped (misfire)", "duplicates", "p50", "p95", "p99",
                   "max", "p99 ÷ SchedulerX"], rows)
-    name = "steady" if args.tick_interval == 1.0 else f"steady-tick{args.tick_interval:g}"
+    # The default run keeps the plain name; variants are written beside it.
+    name = ("steady" + ("" if args.tick_interval == 1.0 else f"-tick{args.tick_interval:g}")
+            + ("" if args.rate == 200 else f"-{args.rate:g}per_s"))
     write_json(name, args.setup, {"tick_interval": args.tick_interval, "rate": args.rate, "duration": args.duration,
                                       "target_p99": TARGET_P99, "results": results, "table": text})
 
