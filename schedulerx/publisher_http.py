@@ -73,6 +73,19 @@ def send(client: httpx.Client, method: str, url: str, *, what: str = "the platfo
         raise TemporaryError(f"cannot connect to {what}: {exc}", code="connect") from exc
 
 
+def send_authorized(ctx, client: httpx.Client, method: str, url: str, *, what: str,
+                    headers: dict | None = None, **kw) -> httpx.Response:
+    """``send`` with the account's bearer token; a 401 refreshes the token once through
+    ``ctx.refresh_credentials`` (another worker may already have) and tries again."""
+    for attempt in (1, 2):
+        answer = send(client, method, url, what=what, **kw, headers={
+            **(headers or {}), "Authorization": f"Bearer {ctx.credentials['access_token']}"})
+        if answer.status_code != 401 or attempt == 2 or ctx.refresh_credentials is None:
+            return answer
+        ctx.credentials = ctx.refresh_credentials()
+    return answer
+
+
 def platform_message(response: httpx.Response) -> str:
     """The platform's own words about an error: a JSON ``error``/``detail``/… field, or the text."""
     try:

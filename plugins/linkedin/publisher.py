@@ -29,7 +29,7 @@ import httpx
 import marshmallow
 from marshmallow import fields, validate
 
-from schedulerx.publisher_http import raise_for_answer, send
+from schedulerx.publisher_http import raise_for_answer, send, send_authorized
 from schedulerx.publishers import (Connection, OAuth2, PermanentError, PlatformDescriptor,
                                    PlatformLimits, PublishContext, Publisher, PublishResult, Quota,
                                    RateLimited, TemporaryError)
@@ -106,12 +106,7 @@ class LinkedInPublisher(Publisher):
         if rest:
             extra = {"LinkedIn-Version": self.config.platform_setting(self.name, "version", API_VERSION),
                      "X-Restli-Protocol-Version": "2.0.0", **extra}
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {ctx.credentials['access_token']}", **extra}
-            answer = send(client, method, url, headers=headers, what=LABEL, **kw)
-            if answer.status_code != 401 or attempt == 2 or ctx.refresh_credentials is None:
-                break
-            ctx.credentials = ctx.refresh_credentials()
+        answer = send_authorized(ctx, client, method, url, what=LABEL, headers=extra, **kw)
         try:
             raise_for_answer(answer, LABEL)
         except RateLimited as exc:

@@ -25,7 +25,7 @@ import httpx
 import marshmallow
 from marshmallow import fields, validate
 
-from schedulerx.publisher_http import ERROR_TEXT_MAX, raise_for_answer, send, wait_of
+from schedulerx.publisher_http import ERROR_TEXT_MAX, raise_for_answer, send, send_authorized, wait_of
 from schedulerx.publishers import (AuthError, Connection, MediaItem, OAuth2, PermanentError,
                                    PlatformDescriptor, PlatformLimits, PostMetrics, PublishContext,
                                    Publisher, PublishResult, Quota, RateLimited, TemporaryError,
@@ -154,14 +154,7 @@ class TikTokPublisher(Publisher):
 
     def _send(self, ctx: PublishContext, client: httpx.Client, method: str, url: str, **kw) -> httpx.Response:
         """One call with the account's token; a 401 refreshes it once (another worker may have)."""
-        headers = kw.pop("headers", {})
-        for attempt in (1, 2):
-            answer = send(client, method, url, what="TikTok", **kw, headers={
-                **headers, "Authorization": f"Bearer {ctx.credentials['access_token']}"})
-            if answer.status_code != 401 or attempt == 2 or ctx.refresh_credentials is None:
-                break
-            ctx.credentials = ctx.refresh_credentials()
-        return answer
+        return send_authorized(ctx, client, method, url, what="TikTok", **kw)
 
     def _post_json(self, ctx, client, path: str, body: dict | None = None, **kw) -> dict:
         answer = self._send(ctx, client, "POST", path, headers=JSON,

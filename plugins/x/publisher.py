@@ -23,7 +23,7 @@ import marshmallow
 from marshmallow import fields, validate
 from twitter_text import parse_tweet
 
-from schedulerx.publisher_http import raise_for_answer, send
+from schedulerx.publisher_http import raise_for_answer, send, send_authorized
 from schedulerx.publishers import (Connection, OAuth2, PermanentError, PlatformDescriptor,
                                    PlatformLimits, PostMetrics, PublishContext, Publisher,
                                    PublishResult, Quota, TemporaryError, replace_limits)
@@ -91,13 +91,7 @@ class XPublisher(Publisher):
 
     def _call(self, ctx: PublishContext, client: httpx.Client, method: str, path: str, **kw):
         """One API call; a 401 refreshes the token once (another worker may have already)."""
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {ctx.credentials['access_token']}", **kw.pop("headers", {})}
-            answer = send(client, method, path, headers=headers, what="X", **kw)
-            if answer.status_code != 401 or attempt == 2 or ctx.refresh_credentials is None:
-                break
-            ctx.credentials = ctx.refresh_credentials()
-            kw["headers"] = {k: v for k, v in headers.items() if k != "Authorization"}
+        answer = send_authorized(ctx, client, method, path, what="X", **kw)
         raise_for_answer(answer, "X")
         return answer
 
