@@ -115,7 +115,7 @@ def calendar_view(pm, workspace_id: int, view: str, day: date, account_id: int |
             per_day[key] += 1
             if s > now and board.is_free(s):
                 days[key]["free_slots"].append({"account_id": acc.id, "at": s})
-        capacity = used = 0
+        capacity = 0
         for key in days:
             cap = per_day[key]
             if rules.max_per_day is not None:

@@ -141,13 +141,17 @@ class Schedule(BaseModel):
 class Occurrence(BaseModel):
     schedule = pw.ForeignKeyField(Schedule, backref="occurrences", on_delete="CASCADE")
     occurs_at = pw.DateTimeField()
-    status = pw.CharField(max_length=16, default="created")  # created / failed
+    status = pw.CharField(max_length=16, default="created")  # created / generating / failed
     post = pw.ForeignKeyField(Post, null=True, on_delete="SET NULL")
     error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("schedule", "occurs_at"), True),)
+        indexes = (
+            (("schedule", "occurs_at"), True),
+            # Every tick looks for interrupted AI generations (schedules._fail_interrupted).
+            (("status", "created_at"), False),
+        )
 
 
 class Reservation(BaseModel):
